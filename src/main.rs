@@ -1,1 +1,76 @@
-fn main() {}
+//! keel: an OCI container runtime, a drop-in replacement for runc.
+//! Parse the command line, dispatch, and report an error exactly once, here.
+
+mod bundle;
+mod capabilities;
+mod cgroups;
+mod channel;
+mod cli;
+mod commands;
+mod error;
+mod hooks;
+mod init;
+mod log;
+mod mounts;
+mod namespaces;
+mod process;
+mod rootfs;
+mod spawn;
+mod state;
+mod sys;
+mod sysctl;
+mod tty;
+
+use clap::Parser;
+use std::io::Write;
+
+const SPEC_VERSION: &str = "1.0.2-dev";
+
+fn main() {
+    let cli = match cli::Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            std::process::exit(match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
+                _ => 1,
+            });
+        }
+    };
+    if cli.version {
+        println!(
+            "keel version {}\ncommit: {}\nspec: {SPEC_VERSION}",
+            env!("CARGO_PKG_VERSION"),
+            env!("KEEL_COMMIT")
+        );
+        return;
+    }
+    let format = match cli.log_format {
+        cli::LogFormat::Text => log::Format::Text,
+        cli::LogFormat::Json => log::Format::Json,
+    };
+    if let Err(e) = log::init(cli.log.as_deref(), format, cli.debug) {
+        let _ = writeln!(std::io::stderr(), "{e}");
+        std::process::exit(1);
+    }
+    let Some(command) = &cli.command else {
+        let _ = writeln!(
+            std::io::stderr(),
+            "keel: no command given (see `keel --help`)"
+        );
+        std::process::exit(1);
+    };
+    let code = match commands::dispatch(&cli, command) {
+        Ok(code) => code,
+        Err(e) => {
+            // Once: to the log file for containerd/conmon, and to stderr for people.
+            if log::to_file() {
+                log::error(e.message());
+            }
+            let _ = writeln!(std::io::stderr(), "{e}");
+            1
+        }
+    };
+    let _ = std::io::stdout().flush();
+    std::process::exit(code);
+}

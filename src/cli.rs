@@ -1,0 +1,141 @@
+//! Command-line types, spelled as runc spells them (callers pass `--flag value` and `--flag=value`).
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "keel",
+    about = "keel: an OCI container runtime (drop-in for runc)",
+    disable_version_flag = true
+)]
+pub struct Cli {
+    /// root directory for storage of container state
+    #[arg(long, global = true, default_value = "/run/keel")]
+    pub root: PathBuf,
+    /// set the log file to write keel logs to (default is stderr)
+    #[arg(long, global = true)]
+    pub log: Option<PathBuf>,
+    /// set the log format ('text' or 'json')
+    #[arg(long = "log-format", global = true, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+    /// enable debug logging
+    #[arg(long, global = true)]
+    pub debug: bool,
+    /// enable systemd cgroup support
+    #[arg(long = "systemd-cgroup", global = true)]
+    pub systemd_cgroup: bool,
+    /// print the version
+    #[arg(short = 'v', long)]
+    pub version: bool,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct CreateArgs {
+    /// path to the root of the bundle directory
+    #[arg(short = 'b', long, default_value = ".")]
+    pub bundle: PathBuf,
+    /// path to an AF_UNIX socket which will receive the pty master
+    #[arg(long = "console-socket")]
+    pub console_socket: Option<PathBuf>,
+    /// file to write the process id to
+    #[arg(long = "pid-file")]
+    pub pid_file: Option<PathBuf>,
+    /// do not use pivot_root to jail the process inside the rootfs
+    #[arg(long = "no-pivot")]
+    pub no_pivot: bool,
+    /// do not create a new session keyring for the container
+    #[arg(long = "no-new-keyring")]
+    pub no_new_keyring: bool,
+    /// pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N)
+    #[arg(long = "preserve-fds", default_value_t = 0)]
+    pub preserve_fds: u32,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// create a container
+    Create {
+        id: String,
+        #[command(flatten)]
+        args: CreateArgs,
+    },
+    /// executes the user defined process in a created container
+    Start { id: String },
+    /// output the state of a container
+    State { id: String },
+    /// kill sends the specified signal (default: SIGTERM) to the container's init process
+    Kill {
+        id: String,
+        signal: Option<String>,
+        /// send the specified signal to all processes inside the container
+        #[arg(short = 'a', long)]
+        all: bool,
+    },
+    /// delete any resources held by the container
+    Delete {
+        id: String,
+        /// forcibly delete the container if it is still running (uses SIGKILL)
+        #[arg(short = 'f', long)]
+        force: bool,
+    },
+    /// create and run a container
+    Run {
+        id: String,
+        #[command(flatten)]
+        args: CreateArgs,
+        /// detach from the container's process
+        #[arg(short = 'd', long)]
+        detach: bool,
+        /// do not delete the container after it exits
+        #[arg(long)]
+        keep: bool,
+    },
+    /// lists containers started by keel with the given root
+    #[command(alias = "ps-all")]
+    List {
+        /// select one of: table or json
+        #[arg(short = 'f', long, default_value = "table")]
+        format: String,
+        /// display only container IDs
+        #[arg(short = 'q', long)]
+        quiet: bool,
+    },
+    /// create a new specification file
+    Spec {
+        /// path to the root of the bundle directory
+        #[arg(short = 'b', long, default_value = ".")]
+        bundle: PathBuf,
+        /// generate a configuration for a rootless container
+        #[arg(long)]
+        rootless: bool,
+    },
+    /// execute new process inside the container (not implemented yet)
+    Exec(Unimplemented),
+    /// ps displays the processes running inside a container (not implemented yet)
+    Ps(Unimplemented),
+    /// pause suspends all processes inside the container (not implemented yet)
+    Pause(Unimplemented),
+    /// resume resumes all processes that have been previously paused (not implemented yet)
+    Resume(Unimplemented),
+    /// update container resource constraints (not implemented yet)
+    Update(Unimplemented),
+    /// display container events (not implemented yet)
+    Events(Unimplemented),
+    /// show the enabled features (not implemented yet)
+    Features(Unimplemented),
+}
+
+#[derive(Args, Debug)]
+pub struct Unimplemented {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub rest: Vec<String>,
+}

@@ -1,0 +1,7 @@
+use crate::cli::CreateArgs;
+use crate::error::Result;
+use std::path::Path;
+
+pub fn run(root: &Path, id: &str, args: &CreateArgs) -> Result<()> {
+    crate::spawn::create(root, id, args, true).map(drop)
+}

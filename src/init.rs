@@ -1,0 +1,204 @@
+//! The container's init, from the clone to execve: THE one place that decides the order of the
+//! set-up steps. Each step is one call into the module that owns its config section. The numbered
+//! syncs match the ladder diagram in `channel.rs`.
+//!
+//! Order rules (as runc): mounts and devices before pivot_root; pre-start hooks before pivot_root;
+//! sysctl, masked and read-only paths after it (they use the container's /proc); rlimits and
+//! scheduling before the user switch (raising needs privileges); the bounding set is dropped while
+//! still root, the user switch keeps capabilities (PR_SET_KEEPCAPS), then the final sets are
+//! applied; args[0] is resolved before "ready" so a missing binary fails `create`, not `start`.
+
+use crate::capabilities;
+use crate::channel::Msg;
+use crate::error::{Context, Error, Result};
+use crate::hooks::{self, Kind};
+use crate::mounts;
+use crate::namespaces;
+use crate::process;
+use crate::rootfs;
+use crate::spawn::{ChildFds, Plan};
+use crate::sys;
+use crate::sysctl;
+use nix::sched::CloneFlags;
+use std::convert::Infallible;
+use std::io::Write;
+use std::os::fd::AsRawFd;
+
+/// Never returns: runs the recipe, reports a failure to the parent, and `_exit`s.
+pub fn run(plan: &Plan, fds: ChildFds) -> ! {
+    let code = match recipe(plan, &fds) {
+        Ok(never) => match never {},
+        Err(e) => {
+            // Before "ready" the parent reports this; after it (the parent may be gone) the
+            // container's stderr is the only place left.
+            if fds.chan.send(&Msg::Error(e.to_string())).is_err() {
+                let _ = writeln!(std::io::stderr(), "keel init: {e}");
+            }
+            1
+        }
+    };
+    sys::exit_now(code)
+}
+
+fn prctl(option: libc::c_int, arg: libc::c_ulong, what: &str) -> Result<()> {
+    // SAFETY: prctl with integer arguments only.
+    let r = unsafe { libc::prctl(option, arg, 0, 0, 0) };
+    nix::errno::Errno::result(r).with_context(|| format!("prctl {what}"))?;
+    Ok(())
+}
+
+fn recipe(p: &Plan, f: &ChildFds) -> Result<Infallible> {
+    let spec = p.spec;
+    let proc = p.process;
+
+    // Die with keel while the container is being created.
+    prctl(
+        libc::PR_SET_PDEATHSIG,
+        libc::SIGKILL as libc::c_ulong,
+        "PR_SET_PDEATHSIG",
+    )?;
+
+    // sync 1: the parent has written the id maps and put us in the cgroup.
+    f.chan.expect(|m| *m == Msg::Go, "Go")?;
+    if p.ns.new_user {
+        // Become the mapped root of the new user namespace.
+        let root_g = nix::unistd::Gid::from_raw(0);
+        let root_u = nix::unistd::Uid::from_raw(0);
+        nix::unistd::setresgid(root_g, root_g, root_g)
+            .context("setresgid 0 in the user namespace")?;
+        nix::unistd::setresuid(root_u, root_u, root_u)
+            .context("setresuid 0 in the user namespace")?;
+    }
+    namespaces::join_in_child(&f.joins)?;
+    if p.ns.new_cgroup {
+        nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP)
+            .context("linux.namespaces: unshare cgroup namespace")?;
+    }
+    if p.new_keyring {
+        match sys::join_session_keyring(&format!("_ses.{}", p.id)) {
+            Ok(()) | Err(nix::errno::Errno::ENOSYS) | Err(nix::errno::Errno::EACCES) => {}
+            Err(e) => return Err(Error::from(e).context("join session keyring")),
+        }
+    }
+    nix::unistd::setsid().context("setsid")?;
+
+    // Root filesystem, mounts and devices, still seeing the host's paths.
+    let rootfs = &p.bundle.rootfs;
+    rootfs::prepare(rootfs, p.propagation)?;
+    let ctx = mounts::Ctx {
+        rootfs,
+        userns: p.ns.new_user,
+        cgroup_sources: &p.cgroup_sources,
+        cgroup_v2_only: p.cgroup_v2_only,
+        new_cgroupns: p.ns.new_cgroup,
+    };
+    for m in &p.mounts {
+        mounts::apply(m, &ctx)?;
+    }
+    if let Some(devices) = &p.devices {
+        rootfs::setup_dev(rootfs, devices, p.ns.new_user)?;
+    }
+
+    // sync 2: prestart and createRuntime hooks run in the parent; createContainer runs here, in
+    // the container's namespaces, before pivot_root.
+    let mut hook_state = String::new();
+    if p.hook_sync {
+        f.chan.send(&Msg::MountsDone)?;
+        if let Msg::HooksDone(st) = f
+            .chan
+            .expect(|m| matches!(m, Msg::HooksDone(_)), "HooksDone")?
+        {
+            hook_state = st;
+        }
+        hooks::run(spec, Kind::CreateContainer, &hook_state)?;
+    }
+
+    if p.no_pivot {
+        rootfs::move_root(rootfs)?;
+    } else {
+        rootfs::pivot(rootfs)?;
+    }
+
+    // Inside the rootfs.
+    sysctl::apply(&p.sysctl)?;
+    if let Some(console) = &f.console {
+        crate::tty::setup_console(console, proc.console_size())?;
+    }
+    if spec.root().as_ref().and_then(|r| r.readonly()) == Some(true) {
+        rootfs::make_root_readonly()?;
+    }
+    mounts::readonly_paths(spec)?;
+    mounts::masked_paths(spec)?;
+    namespaces::set_names(spec)?;
+    process::apply_apparmor(proc)?;
+    process::apply_rlimits(&p.rlimits)?;
+    process::apply_personality(spec)?;
+    process::apply_scheduling(proc)?;
+    if proc.no_new_privileges() == Some(true) {
+        process::set_no_new_privs()?;
+    }
+
+    // User and capabilities.
+    if let Some(caps) = &p.caps {
+        capabilities::drop_bounding(caps, p.last_cap)?;
+        capabilities::keep_caps(true)?;
+    }
+    process::set_user(proc)?;
+    if let Some(caps) = &p.caps {
+        capabilities::keep_caps(false)?;
+        capabilities::apply_sets(caps, p.last_cap)?;
+    }
+    let umask = proc.user().umask().unwrap_or(0o022);
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask));
+    nix::unistd::chdir(proc.cwd())
+        .with_context(|| format!("process.cwd: chdir to {}", proc.cwd().display()))?;
+
+    let mut env = p.env.clone();
+    process::add_home(&mut env, proc.user().uid());
+    let args = proc.args().clone().unwrap_or_default();
+    let arg0 = args.first().map(String::as_str).unwrap_or_default();
+    let exe = process::look_path(arg0, &env).context("unable to start container process")?;
+
+    // Only stdio and the preserved fds survive execve.
+    sys::cloexec_from(3 + p.extra_fds).context("mark fds close-on-exec")?;
+    for fd in 3..3 + p.extra_fds as i32 {
+        sys::clear_cloexec(fd).with_context(|| format!("--preserve-fds: fd {fd}"))?;
+    }
+
+    // sync 3: ready. From here keel create may exit, so stop dying with it.
+    prctl(libc::PR_SET_PDEATHSIG, 0, "PR_SET_PDEATHSIG")?;
+    f.chan.send(&Msg::Ready)?;
+
+    // Block until `start` opens the fifo for reading. The fifo lives in the host's state dir,
+    // reached through the host /proc fd opened before pivot_root.
+    let fifo_path = format!("self/fd/{}", f.fifo.as_raw_fd());
+    let fd = nix::fcntl::openat(
+        Some(f.proc.as_raw_fd()),
+        fifo_path.as_str(),
+        nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .context("open exec fifo")?;
+    nix::unistd::write(
+        // SAFETY: `fd` was just opened above and stays open for this call.
+        unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) },
+        b"0",
+    )
+    .context("write exec fifo")?;
+
+    if !hook_state.is_empty() {
+        hooks::run(
+            spec,
+            Kind::StartContainer,
+            &hook_state.replace("\"creating\"", "\"created\""),
+        )?;
+    }
+    if let Some(fin) = proc
+        .exec_cpu_affinity()
+        .as_ref()
+        .and_then(|a| a.cpu_affinity_final().as_ref())
+    {
+        process::set_affinity(fin, "process.execCPUAffinity.final")?;
+    }
+    Err(process::execve(&exe, &args, &env))
+}

@@ -1,0 +1,377 @@
+//! root.path / root.readonly, linux.rootfsPropagation, /dev (default devices, linux.devices,
+//! symlinks, ptmx), and the switch into the rootfs (pivot_root, or MS_MOVE + chroot with
+//! --no-pivot).
+
+use crate::bail;
+use crate::error::{Context, Error, Result};
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::sys::stat::{makedev, mknod, Mode, SFlag};
+use oci_spec::runtime::{LinuxDeviceType, Spec};
+use std::os::unix::fs::symlink;
+use std::path::{Component, Path, PathBuf};
+
+/// Resolve `unsafe_path` inside `root` the way the kernel would if `root` were `/`: `..` never
+/// climbs above `root` and symlinks (absolute or relative) are followed within it. Missing
+/// components are appended as they are.
+pub fn secure_join(root: &Path, unsafe_path: &Path) -> Result<PathBuf> {
+    let mut resolved = PathBuf::new();
+    let mut pending: Vec<std::ffi::OsString> = unsafe_path
+        .components()
+        .rev()
+        .filter_map(|c| match c {
+            Component::Normal(s) => Some(s.to_os_string()),
+            Component::ParentDir => Some("..".into()),
+            _ => None,
+        })
+        .collect();
+    let mut links = 0;
+    while let Some(c) = pending.pop() {
+        if c == ".." {
+            resolved.pop();
+            continue;
+        }
+        let cand = root.join(&resolved).join(&c);
+        match std::fs::symlink_metadata(&cand) {
+            Ok(md) if md.file_type().is_symlink() => {
+                links += 1;
+                if links > 255 {
+                    bail!(
+                        "resolve {}: too many levels of symbolic links",
+                        unsafe_path.display()
+                    );
+                }
+                let target = std::fs::read_link(&cand)?;
+                if target.is_absolute() {
+                    resolved = PathBuf::new();
+                }
+                for t in target.components().rev() {
+                    match t {
+                        Component::Normal(s) => pending.push(s.to_os_string()),
+                        Component::ParentDir => pending.push("..".into()),
+                        _ => {}
+                    }
+                }
+            }
+            _ => resolved.push(&c),
+        }
+    }
+    Ok(root.join(resolved))
+}
+
+pub fn mkdir_all(p: &Path) -> Result<()> {
+    std::fs::create_dir_all(p).with_context(|| format!("mkdir {}", p.display()))
+}
+
+pub fn propagation_flag(spec: &Spec) -> Result<MsFlags> {
+    let v = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.rootfs_propagation().clone());
+    Ok(match v.as_deref() {
+        None | Some("") => MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        Some("shared") => MsFlags::MS_SHARED,
+        Some("rshared") => MsFlags::MS_SHARED | MsFlags::MS_REC,
+        Some("slave") => MsFlags::MS_SLAVE,
+        Some("rslave") => MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        Some("private") => MsFlags::MS_PRIVATE,
+        Some("rprivate") => MsFlags::MS_PRIVATE | MsFlags::MS_REC,
+        Some("unbindable") => MsFlags::MS_UNBINDABLE,
+        Some("runbindable") => MsFlags::MS_UNBINDABLE | MsFlags::MS_REC,
+        Some(o) => bail!("linux.rootfsPropagation: unknown propagation {o:?}"),
+    })
+}
+
+/// Init, first thing in the new mount namespace: set "/" propagation (rslave unless the config
+/// says otherwise) so nothing leaks back to the host, make the rootfs's parent mount private so
+/// pivot_root accepts it, and bind the rootfs onto itself so it is a mount point.
+pub fn prepare(rootfs: &Path, propagation: MsFlags) -> Result<()> {
+    mount(None::<&str>, "/", None::<&str>, propagation, None::<&str>)
+        .context("linux.rootfsPropagation: set propagation of /")?;
+    make_parent_mount_private(rootfs)?;
+    mount(
+        Some(rootfs),
+        rootfs,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .with_context(|| format!("root.path: bind {} onto itself", rootfs.display()))?;
+    Ok(())
+}
+
+/// pivot_root fails when the new root's parent mount is shared; runc makes it private.
+fn make_parent_mount_private(rootfs: &Path) -> Result<()> {
+    let info =
+        std::fs::read_to_string("/proc/self/mountinfo").context("read /proc/self/mountinfo")?;
+    let mut best: Option<(&str, bool)> = None;
+    for line in info.lines() {
+        let f: Vec<&str> = line.split(' ').collect();
+        if f.len() < 7 {
+            continue;
+        }
+        let mp = f[4];
+        if rootfs.starts_with(mp) && best.is_none_or(|(b, _)| mp.len() >= b.len()) {
+            let shared = f[6..]
+                .iter()
+                .take_while(|x| **x != "-")
+                .any(|x| x.starts_with("shared:"));
+            best = Some((mp, shared));
+        }
+    }
+    if let Some((mp, true)) = best {
+        mount(
+            None::<&str>,
+            mp,
+            None::<&str>,
+            MsFlags::MS_PRIVATE,
+            None::<&str>,
+        )
+        .with_context(|| format!("make {mp} private"))?;
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DevicePlan {
+    pub field: String,
+    pub path: PathBuf,
+    pub kind: SFlag,
+    pub major: u64,
+    pub minor: u64,
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// The default devices every container gets (runc's list), then linux.devices; an entry of
+/// linux.devices with the same path replaces the default.
+pub fn plan_devices(spec: &Spec) -> Result<Vec<DevicePlan>> {
+    let mut out: Vec<DevicePlan> = [
+        ("/dev/null", 1, 3),
+        ("/dev/zero", 1, 5),
+        ("/dev/full", 1, 7),
+        ("/dev/random", 1, 8),
+        ("/dev/urandom", 1, 9),
+        ("/dev/tty", 5, 0),
+    ]
+    .into_iter()
+    .map(|(p, major, minor)| DevicePlan {
+        field: format!("default device {p}"),
+        path: p.into(),
+        kind: SFlag::S_IFCHR,
+        major,
+        minor,
+        mode: 0o666,
+        uid: 0,
+        gid: 0,
+    })
+    .collect();
+    let devices = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.devices().clone())
+        .unwrap_or_default();
+    for (i, d) in devices.iter().enumerate() {
+        let field = format!("linux.devices[{i}]");
+        let path = d.path().clone();
+        if !path.is_absolute() {
+            bail!("{field}.path: must be an absolute path");
+        }
+        if !path.starts_with("/dev") {
+            bail!("{field}.path: {} is not under /dev", path.display());
+        }
+        let kind = match d.typ() {
+            LinuxDeviceType::C | LinuxDeviceType::U => SFlag::S_IFCHR,
+            LinuxDeviceType::B => SFlag::S_IFBLK,
+            LinuxDeviceType::P => SFlag::S_IFIFO,
+            LinuxDeviceType::A => bail!("{field}.type: \"a\" is not a device node type"),
+        };
+        if d.major() < 0 || d.minor() < 0 {
+            bail!("{field}: major and minor must not be negative");
+        }
+        let dev = DevicePlan {
+            field,
+            path: path.clone(),
+            kind,
+            major: d.major() as u64,
+            minor: d.minor() as u64,
+            mode: d.file_mode().unwrap_or(0o666) & 0o7777,
+            uid: d.uid().unwrap_or(0),
+            gid: d.gid().unwrap_or(0),
+        };
+        match out.iter_mut().find(|o| o.path == path) {
+            Some(o) => *o = dev,
+            None => out.push(dev),
+        }
+    }
+    Ok(out)
+}
+
+/// /dev is set up by keel unless the config bind-mounts the host's /dev.
+pub fn needs_dev_setup(mounts: &[crate::mounts::MountPlan]) -> bool {
+    !mounts.iter().any(|m| m.dest == Path::new("/dev") && m.bind)
+}
+
+/// Init, after mounts[]: create the device nodes (bind-mount the host's node when in a user
+/// namespace, where mknod is not allowed), the /dev symlinks and /dev/ptmx.
+pub fn setup_dev(rootfs: &Path, devices: &[DevicePlan], userns: bool) -> Result<()> {
+    let old = nix::sys::stat::umask(Mode::empty());
+    let r = create_devices(rootfs, devices, userns);
+    nix::sys::stat::umask(old);
+    r?;
+    let dev = secure_join(rootfs, Path::new("/dev"))?;
+    let mut links = vec![
+        ("/proc/self/fd", "fd"),
+        ("/proc/self/fd/0", "stdin"),
+        ("/proc/self/fd/1", "stdout"),
+        ("/proc/self/fd/2", "stderr"),
+    ];
+    if Path::new("/proc/kcore").exists() {
+        links.push(("/proc/kcore", "core"));
+    }
+    for (target, name) in links {
+        match symlink(target, dev.join(name)) {
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            r => r.with_context(|| format!("symlink /dev/{name}"))?,
+        }
+    }
+    let ptmx = dev.join("ptmx");
+    match std::fs::remove_file(&ptmx) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(Error::from(e).context("remove /dev/ptmx"))
+        }
+        _ => {}
+    }
+    symlink("pts/ptmx", &ptmx).context("symlink /dev/ptmx")?;
+    Ok(())
+}
+
+fn create_devices(rootfs: &Path, devices: &[DevicePlan], userns: bool) -> Result<()> {
+    for d in devices {
+        let dest = secure_join(rootfs, &d.path)?;
+        if let Some(parent) = dest.parent() {
+            mkdir_all(parent).context(&d.field)?;
+        }
+        if userns {
+            if !dest.exists() {
+                std::fs::File::create(&dest)
+                    .with_context(|| format!("{}: create {}", d.field, d.path.display()))?;
+            }
+            mount(
+                Some(&d.path),
+                &dest,
+                None::<&str>,
+                MsFlags::MS_BIND,
+                None::<&str>,
+            )
+            .with_context(|| format!("{}: bind host {}", d.field, d.path.display()))?;
+            continue;
+        }
+        match std::fs::remove_file(&dest) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(Error::from(e).context(format!(
+                    "{}: remove {}",
+                    d.field,
+                    d.path.display()
+                )))
+            }
+            _ => {}
+        }
+        mknod(
+            &dest,
+            d.kind,
+            Mode::from_bits_truncate(d.mode),
+            makedev(d.major, d.minor),
+        )
+        .with_context(|| format!("{}: mknod {}", d.field, d.path.display()))?;
+        nix::unistd::chown(&dest, Some(d.uid.into()), Some(d.gid.into()))
+            .with_context(|| format!("{}: chown {}", d.field, d.path.display()))?;
+    }
+    Ok(())
+}
+
+/// pivot_root(".", ".") then detach the old root, as runc does: after the pivot the old root is
+/// stacked under the new one at "/"; make it rslave so the unmount does not propagate to the host,
+/// then lazily unmount it.
+pub fn pivot(rootfs: &Path) -> Result<()> {
+    let oldroot = std::fs::File::open("/").context("open /")?;
+    nix::unistd::chdir(rootfs).with_context(|| format!("chdir {}", rootfs.display()))?;
+    crate::sys::pivot_root(Path::new("."), Path::new(".")).context("pivot_root")?;
+    nix::unistd::fchdir(std::os::fd::AsRawFd::as_raw_fd(&oldroot)).context("fchdir old root")?;
+    mount(
+        None::<&str>,
+        ".",
+        None::<&str>,
+        MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .context("make old root rslave")?;
+    umount2(".", MntFlags::MNT_DETACH).context("unmount old root")?;
+    nix::unistd::chdir("/").context("chdir /")?;
+    Ok(())
+}
+
+/// --no-pivot: move the rootfs mount over "/" and chroot into it.
+pub fn move_root(rootfs: &Path) -> Result<()> {
+    nix::unistd::chdir(rootfs).with_context(|| format!("chdir {}", rootfs.display()))?;
+    mount(
+        Some(rootfs),
+        "/",
+        None::<&str>,
+        MsFlags::MS_MOVE,
+        None::<&str>,
+    )
+    .context("move rootfs to /")?;
+    nix::unistd::chroot(".").context("chroot")?;
+    nix::unistd::chdir("/").context("chdir /")?;
+    Ok(())
+}
+
+/// root.readonly: remount "/" read-only, keeping its other flags.
+pub fn make_root_readonly() -> Result<()> {
+    crate::mounts::remount_bind(Path::new("/"), MsFlags::MS_RDONLY, MsFlags::empty(), true)
+        .context("root.readonly: remount / read-only")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secure_join_stays_inside_root() {
+        let d = std::env::temp_dir().join(format!("keel-sj-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        let ok = std::fs::create_dir_all(d.join("a/b")).is_ok()
+            && symlink("/etc", d.join("a/etc")).is_ok()
+            && symlink("../../..", d.join("a/b/up")).is_ok()
+            && symlink("b", d.join("a/rel")).is_ok();
+        assert!(ok);
+        let j = |p: &str| secure_join(&d, Path::new(p)).map_err(|e| e.to_string());
+        assert_eq!(j("/a/etc/passwd"), Ok(d.join("etc/passwd")));
+        assert_eq!(j("/a/b/up/x"), Ok(d.join("x")));
+        assert_eq!(j("/../../x"), Ok(d.join("x")));
+        assert_eq!(j("/a/rel/c"), Ok(d.join("a/b/c")));
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn device_plan_overrides_defaults_and_checks_paths() {
+        let mut v: serde_json::Value =
+            serde_json::from_str(include_str!("spec/default.json")).unwrap_or_default();
+        v["linux"]["devices"] = serde_json::json!([
+            {"path": "/dev/null", "type": "c", "major": 1, "minor": 3, "fileMode": 438, "uid": 7},
+            {"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229}
+        ]);
+        let s: Spec = serde_json::from_value(v.clone()).unwrap_or_default();
+        let p = plan_devices(&s).map_err(|e| e.to_string());
+        assert_eq!(p.as_ref().map(|p| p.len()), Ok(7));
+        assert_eq!(p.as_ref().map(|p| p[0].uid), Ok(7));
+        v["linux"]["devices"] =
+            serde_json::json!([{"path": "/etc/x", "type": "c", "major": 1, "minor": 3}]);
+        let s: Spec = serde_json::from_value(v).unwrap_or_default();
+        assert_eq!(
+            plan_devices(&s).err().map(|e| e.to_string()).as_deref(),
+            Some("linux.devices[0].path: /etc/x is not under /dev")
+        );
+    }
+}

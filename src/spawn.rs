@@ -1,0 +1,325 @@
+//! The parent side of `create`: load and plan everything first (no side effects), then make the
+//! state dir, fifo and cgroup, clone init straight into its namespaces, and drive it over the
+//! channel until it is blocked on the exec fifo. Any failure undoes every step (`Undo`), so a
+//! failed create leaves no state dir, cgroup, mount or process behind.
+
+use crate::bail;
+use crate::bundle::{self, Bundle};
+use crate::capabilities::{self, CapsPlan};
+use crate::cgroups::{self, Cgroup};
+use crate::channel::{Channel, Msg};
+use crate::cli::CreateArgs;
+use crate::error::{Context, Error, Result};
+use crate::hooks::{self, Kind};
+use crate::mounts::{self, MountPlan};
+use crate::namespaces::{self, JoinFds, NsPlan};
+use crate::rootfs::{self, DevicePlan};
+use crate::state::{self, Container, Saved};
+use crate::sysctl::{self, Sysctl};
+use crate::{init, process, sys};
+use nix::mount::MsFlags;
+use oci_spec::runtime::{Process, Spec};
+use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+/// Everything init needs, computed by the parent before clone. init gets it for free: the clone
+/// copies the parent's memory, so nothing is serialized.
+pub struct Plan<'a> {
+    pub id: &'a str,
+    pub bundle: &'a Bundle,
+    pub spec: &'a Spec,
+    pub process: &'a Process,
+    pub ns: NsPlan,
+    pub mounts: Vec<MountPlan>,
+    pub devices: Option<Vec<DevicePlan>>,
+    pub propagation: MsFlags,
+    pub sysctl: Vec<Sysctl>,
+    pub caps: Option<CapsPlan>,
+    pub last_cap: u8,
+    pub rlimits: Vec<(String, libc::__rlimit_resource_t, u64, u64)>,
+    pub env: Vec<String>,
+    pub cgroup_sources: mounts::CgroupSources,
+    pub cgroup_v2_only: bool,
+    pub no_pivot: bool,
+    pub new_keyring: bool,
+    /// Fds 3.. that survive into the container ($LISTEN_FDS + --preserve-fds).
+    pub extra_fds: u32,
+    /// Whether init must stop after mounts for the parent's and its own pre-start hooks.
+    pub hook_sync: bool,
+}
+
+/// The fds init inherits (all close-on-exec, numbered above the preserved range).
+pub struct ChildFds {
+    pub chan: Channel,
+    pub fifo: OwnedFd,
+    pub proc: OwnedFd,
+    pub console: Option<OwnedFd>,
+    pub joins: JoinFds,
+}
+
+pub struct Created {
+    pub container: Container,
+}
+
+/// Undo of a create in progress; disarmed once the container exists.
+struct Undo {
+    dir: Option<PathBuf>,
+    cgroup: Cgroup,
+    child: Option<(i32, Option<OwnedFd>)>,
+}
+
+impl Drop for Undo {
+    fn drop(&mut self) {
+        if let Some((pid, pidfd)) = self.child.take() {
+            match &pidfd {
+                Some(fd) => {
+                    let _ = sys::pidfd_send_signal(fd.as_fd(), libc::SIGKILL);
+                }
+                None => {
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(pid),
+                        nix::sys::signal::SIGKILL,
+                    );
+                }
+            }
+            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+        }
+        if let Err(e) = self.cgroup.destroy() {
+            crate::log::warn(&format!("clean up after failed create: {e}"));
+        }
+        if let Some(dir) = self.dir.take() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+impl Undo {
+    fn disarm(mut self) {
+        self.dir = None;
+        self.cgroup = Cgroup::default();
+        self.child = None;
+    }
+}
+
+/// $LISTEN_FDS meant for us (LISTEN_PID is our pid): passed through to the container.
+fn listen_fds() -> u32 {
+    let pid_ok = std::env::var("LISTEN_PID")
+        .ok()
+        .and_then(|p| p.parse::<u32>().ok())
+        == Some(std::process::id());
+    if !pid_ok {
+        return 0;
+    }
+    std::env::var("LISTEN_FDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+fn open_path(p: &Path, flags: nix::fcntl::OFlag) -> Result<OwnedFd> {
+    let fd = nix::fcntl::open(
+        p,
+        flags | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .with_context(|| format!("open {}", p.display()))?;
+    // SAFETY: `open` just returned this fd and nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+pub fn create(root: &Path, id: &str, args: &CreateArgs, will_detach: bool) -> Result<Created> {
+    state::validate_id(id)?;
+    let bundle = bundle::load(&args.bundle)?;
+    let spec = &bundle.spec;
+    let process = process::spec_process(spec)?;
+    let terminal = process.terminal().unwrap_or(false);
+    match (terminal, &args.console_socket) {
+        (true, None) if will_detach => {
+            bail!("process.terminal: cannot allocate tty if keel will detach without setting console socket")
+        }
+        (true, None) => bail!(
+            "process.terminal: a terminal without --console-socket is not supported by keel yet"
+        ),
+        (false, Some(_)) => {
+            bail!("--console-socket: cannot use console socket if keel will not detach or allocate tty")
+        }
+        _ => {}
+    }
+
+    // Plan: pure, so bad input fails here with nothing to undo.
+    let ns = namespaces::plan(spec)?;
+    let mounts = mounts::plan(spec, &bundle.dir)?;
+    let devices = if rootfs::needs_dev_setup(&mounts) {
+        Some(rootfs::plan_devices(spec)?)
+    } else {
+        None
+    };
+    let listen = listen_fds();
+    let mut env = process.env().clone().unwrap_or_default();
+    if listen > 0 {
+        env.push(format!("LISTEN_FDS={listen}"));
+    }
+    let layout = cgroups::detect()?;
+    let cgroup_v2_only = layout.v2_only();
+    let cg_plan = cgroups::plan(layout, spec, id)?;
+    let mut plan = Plan {
+        id,
+        bundle: &bundle,
+        spec,
+        process,
+        mounts,
+        devices,
+        propagation: rootfs::propagation_flag(spec)?,
+        sysctl: sysctl::plan(spec)?,
+        caps: capabilities::plan(process),
+        last_cap: capabilities::kernel_last_cap(),
+        rlimits: process::rlimits(process)?,
+        env,
+        cgroup_sources: Vec::new(),
+        cgroup_v2_only,
+        no_pivot: args.no_pivot,
+        new_keyring: !args.no_new_keyring,
+        extra_fds: listen + args.preserve_fds,
+        hook_sync: [
+            Kind::Prestart,
+            Kind::CreateRuntime,
+            Kind::CreateContainer,
+            Kind::StartContainer,
+        ]
+        .iter()
+        .any(|k| !hooks::list(spec, *k).is_empty()),
+        ns,
+    };
+
+    // Side effects from here on; `undo` reverts them on any error.
+    let dir = state::create_dir(root, id)?;
+    let mut undo = Undo {
+        dir: Some(dir.clone()),
+        cgroup: Cgroup::default(),
+        child: None,
+    };
+    let fifo_path = dir.join(state::FIFO);
+    nix::unistd::mkfifo(&fifo_path, nix::sys::stat::Mode::from_bits_truncate(0o622))
+        .context("mkfifo exec.fifo")?;
+    // The umask may have narrowed the mode; init (maybe another uid) must be able to open it.
+    std::fs::set_permissions(
+        &fifo_path,
+        std::os::unix::fs::PermissionsExt::from_mode(0o622),
+    )
+    .context("chmod exec.fifo")?;
+
+    let min_fd = 3 + plan.extra_fds as i32;
+    let above = |fd: OwnedFd| sys::dup_above(fd, min_fd).context("dup fd");
+    let fifo = above(open_path(&fifo_path, nix::fcntl::OFlag::O_PATH)?)?;
+    let proc = above(open_path(
+        Path::new("/proc"),
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY,
+    )?)?;
+    let console = match &args.console_socket {
+        Some(p) if terminal => Some(above(crate::tty::connect(p)?)?),
+        _ => None,
+    };
+    let mut joins = namespaces::open_joins(&plan.ns)?;
+    for (_, fd) in joins.fds.iter_mut() {
+        let raw = fd.try_clone().context("dup namespace fd")?;
+        *fd = above(raw)?;
+    }
+
+    cgroups::create(&cg_plan, &mut undo.cgroup)?;
+    plan.cgroup_sources = undo.cgroup.sources();
+    let (chan, child_chan) = Channel::pair()?;
+    let child_chan = Channel::from_fd(above(child_chan.into_fd())?);
+
+    let restore = namespaces::enter_for_clone(&plan.ns, &joins)?;
+    let forked = sys::clone_fork(plan.ns.clone_flags);
+    let restored = namespaces::restore_parent(restore);
+    let (pid, pidfd) = match forked.context("clone init into its namespaces")? {
+        sys::Forked::Child => {
+            drop(chan);
+            init::run(
+                &plan,
+                ChildFds {
+                    chan: child_chan,
+                    fifo,
+                    proc,
+                    console,
+                    joins,
+                },
+            )
+        }
+        sys::Forked::Parent { pid, pidfd } => (pid, pidfd),
+    };
+    undo.child = Some((pid, pidfd));
+    restored?;
+    drop(child_chan);
+    drop(console);
+
+    namespaces::write_id_maps(&plan.ns, pid)?;
+    process::write_oom_score_adj(process, pid)?;
+    undo.cgroup.join(pid)?;
+
+    let (pid_start, _) = state::proc_start(pid)
+        .ok_or_else(|| Error::msg("container init exited before it was set up"))?;
+    let saved = Saved {
+        oci_version: spec.version().clone(),
+        id: id.to_string(),
+        pid,
+        pid_start,
+        bundle: bundle.dir.clone(),
+        rootfs: bundle.rootfs.clone(),
+        created: crate::log::now_rfc3339(true),
+        annotations: spec
+            .annotations()
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect(),
+        cgroup: undo.cgroup.clone(),
+        hooks: spec.hooks().clone(),
+    };
+
+    chan.send(&Msg::Go)?;
+    loop {
+        match chan.recv()? {
+            Some(Msg::MountsDone) => {
+                let st = state::hook_state_json(&saved, "creating");
+                hooks::run(spec, Kind::Prestart, &st)?;
+                hooks::run(spec, Kind::CreateRuntime, &st)?;
+                chan.send(&Msg::HooksDone(st))?;
+            }
+            Some(Msg::Ready) => break,
+            Some(Msg::Error(e)) => return Err(Error::msg(e)),
+            Some(m) => bail!("protocol error: unexpected {m:?} from init"),
+            None => {
+                let status = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+                undo.child = None;
+                bail!("container init exited unexpectedly ({status:?})");
+            }
+        }
+    }
+
+    let container = Container { dir, saved };
+    container.save()?;
+    if let Some(pf) = &args.pid_file {
+        write_pid_file(pf, pid)?;
+    }
+    undo.disarm();
+    crate::log::debug(&format!("created container {id}: init pid {pid}"));
+    Ok(Created { container })
+}
+
+/// Atomically, like runc: a temp file in the same directory, then rename.
+fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
+    let abs =
+        std::path::absolute(path).with_context(|| format!("--pid-file: {}", path.display()))?;
+    let name = abs
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let tmp = abs.with_file_name(format!(".{name}.tmp"));
+    std::fs::write(&tmp, pid.to_string())
+        .with_context(|| format!("--pid-file: write {}", tmp.display()))?;
+    std::fs::rename(&tmp, &abs)
+        .with_context(|| format!("--pid-file: rename to {}", abs.display()))?;
+    Ok(())
+}

@@ -1,0 +1,268 @@
+//! Thin wrappers over the syscalls nix does not cover. Each returns `nix::Result` so callers add
+//! the context (config field, path) once.
+
+use nix::errno::Errno;
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::path::Path;
+
+fn cstr(p: &Path) -> nix::Result<CString> {
+    use std::os::unix::ffi::OsStrExt;
+    CString::new(p.as_os_str().as_bytes()).map_err(|_| Errno::EINVAL)
+}
+
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+pub enum Forked {
+    Child,
+    Parent { pid: i32, pidfd: Option<OwnedFd> },
+}
+
+/// Fork-like clone (no CLONE_VM, no new stack) into new namespaces: clone3 with a pidfd, falling
+/// back to clone(2) where clone3 is missing.
+///
+/// The child runs on a copy of the parent's address space. The parent is single-threaded (see
+/// STYLE.md), so no lock is held by another thread; the child must still avoid glibc functions that
+/// use the cached thread id (raise/abort), which is why the child ends with `_exit`.
+pub fn clone_fork(flags: u64) -> nix::Result<Forked> {
+    let mut pidfd: libc::c_int = -1;
+    let args = CloneArgs {
+        flags: flags | libc::CLONE_PIDFD as u64,
+        pidfd: &mut pidfd as *mut libc::c_int as u64,
+        exit_signal: libc::SIGCHLD as u64,
+        ..Default::default()
+    };
+    // SAFETY: clone3 with stack == 0 and without CLONE_VM has fork semantics: the child gets a copy
+    // of this address space and returns 0 here; `args` and `pidfd` outlive the call.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &args as *const CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    let r = if r < 0 && Errno::last() == Errno::ENOSYS {
+        // SAFETY: as above, the classic clone(2) with a NULL stack behaves like fork.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_clone,
+                flags | libc::SIGCHLD as u64,
+                0usize,
+                0usize,
+                0usize,
+                0usize,
+            )
+        };
+        pidfd = -1;
+        r
+    } else {
+        r
+    };
+    match r {
+        -1 => Err(Errno::last()),
+        0 => Ok(Forked::Child),
+        pid => Ok(Forked::Parent {
+            pid: pid as i32,
+            // SAFETY: the kernel wrote a fresh pidfd that nothing else owns.
+            pidfd: (pidfd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(pidfd) }),
+        }),
+    }
+}
+
+pub fn pivot_root(new_root: &Path, put_old: &Path) -> nix::Result<()> {
+    let (n, o) = (cstr(new_root)?, cstr(put_old)?);
+    // SAFETY: both are valid NUL-terminated strings for the duration of the call.
+    Errno::result(unsafe { libc::syscall(libc::SYS_pivot_root, n.as_ptr(), o.as_ptr()) }).map(drop)
+}
+
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+pub const AT_RECURSIVE: u32 = 0x8000;
+
+/// mount_setattr(2) on a path, recursively when `recursive`.
+pub fn mount_setattr(path: &Path, recursive: bool, set: u64, clr: u64) -> nix::Result<()> {
+    let p = cstr(path)?;
+    let attr = MountAttr {
+        attr_set: set,
+        attr_clr: clr,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    let flags = if recursive { AT_RECURSIVE } else { 0 };
+    // SAFETY: `p` and `attr` are valid for the call; size matches the struct passed.
+    Errno::result(unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            libc::AT_FDCWD,
+            p.as_ptr(),
+            flags,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    })
+    .map(drop)
+}
+
+/// Mark every fd from `first` up as close-on-exec.
+pub fn cloexec_from(first: u32) -> nix::Result<()> {
+    // SAFETY: close_range only changes fd flags; no memory is passed.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            first,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    Errno::result(r).map(drop)
+}
+
+/// Clear FD_CLOEXEC so the fd survives execve (preserved fds).
+pub fn clear_cloexec(fd: RawFd) -> nix::Result<()> {
+    // SAFETY: F_SETFD on an fd number has no memory effects; a bad fd gives EBADF.
+    Errno::result(unsafe { libc::fcntl(fd, libc::F_SETFD, 0) }).map(drop)
+}
+
+/// Duplicate `fd` to a close-on-exec fd numbered at least `min`, so internal fds never sit in
+/// the range of preserved fds.
+pub fn dup_above(fd: OwnedFd, min: RawFd) -> nix::Result<OwnedFd> {
+    if fd.as_raw_fd() >= min {
+        return Ok(fd);
+    }
+    // SAFETY: F_DUPFD_CLOEXEC returns a new fd that we then own exclusively.
+    let n = Errno::result(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, min) })?;
+    // SAFETY: `n` is a fresh fd returned by the kernel above.
+    Ok(unsafe { OwnedFd::from_raw_fd(n) })
+}
+
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: i32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct CapData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
+/// capset(2) of the three per-thread sets at once (one call avoids the ordering traps of
+/// setting them one by one). Bits are capability numbers.
+pub fn capset(effective: u64, permitted: u64, inheritable: u64) -> nix::Result<()> {
+    let hdr = CapHeader {
+        version: 0x2008_0522, // _LINUX_CAPABILITY_VERSION_3
+        pid: 0,
+    };
+    let data = [
+        CapData {
+            effective: effective as u32,
+            permitted: permitted as u32,
+            inheritable: inheritable as u32,
+        },
+        CapData {
+            effective: (effective >> 32) as u32,
+            permitted: (permitted >> 32) as u32,
+            inheritable: (inheritable >> 32) as u32,
+        },
+    ];
+    // SAFETY: header and the two-element data array are the v3 layout the kernel expects.
+    Errno::result(unsafe {
+        libc::syscall(libc::SYS_capset, &hdr as *const CapHeader, data.as_ptr())
+    })
+    .map(drop)
+}
+
+#[repr(C)]
+#[derive(Default)]
+pub struct SchedAttr {
+    pub size: u32,
+    pub sched_policy: u32,
+    pub sched_flags: u64,
+    pub sched_nice: i32,
+    pub sched_priority: u32,
+    pub sched_runtime: u64,
+    pub sched_deadline: u64,
+    pub sched_period: u64,
+}
+
+pub fn sched_setattr(attr: &mut SchedAttr) -> nix::Result<()> {
+    attr.size = std::mem::size_of::<SchedAttr>() as u32;
+    // SAFETY: `attr` is a valid sched_attr of the declared size.
+    Errno::result(unsafe { libc::syscall(libc::SYS_sched_setattr, 0, attr as *mut SchedAttr, 0) })
+        .map(drop)
+}
+
+pub fn ioprio_set(value: i32) -> nix::Result<()> {
+    const IOPRIO_WHO_PROCESS: i32 = 1;
+    // SAFETY: plain integer arguments.
+    Errno::result(unsafe { libc::syscall(libc::SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, value) })
+        .map(drop)
+}
+
+pub fn personality(persona: u64) -> nix::Result<()> {
+    // SAFETY: plain integer argument.
+    Errno::result(unsafe { libc::personality(persona as libc::c_ulong) }).map(drop)
+}
+
+/// Join a new session keyring named `name` (runc does this unless --no-new-keyring).
+pub fn join_session_keyring(name: &str) -> nix::Result<()> {
+    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_int = 1;
+    let n = CString::new(name).map_err(|_| Errno::EINVAL)?;
+    // SAFETY: `n` is a valid NUL-terminated string for the duration of the call.
+    Errno::result(unsafe {
+        libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, n.as_ptr())
+    })
+    .map(drop)
+}
+
+/// pidfd_send_signal(2): signal a process through its pidfd (no PID-reuse race).
+pub fn pidfd_send_signal(pidfd: BorrowedFd<'_>, sig: i32) -> nix::Result<()> {
+    // SAFETY: plain integer arguments; the info pointer is NULL as allowed.
+    Errno::result(unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            sig,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    })
+    .map(drop)
+}
+
+pub fn pidfd_open(pid: i32) -> nix::Result<OwnedFd> {
+    // SAFETY: plain integer arguments; the returned fd is owned by us.
+    let fd = Errno::result(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) })?;
+    // SAFETY: fresh fd from the kernel.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// `_exit(2)`: leave the cloned child without running atexit handlers or Rust destructors that
+/// belong to the parent's copy of the state.
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit never returns and touches no Rust-managed state.
+    unsafe { libc::_exit(code) }
+}
