@@ -192,11 +192,11 @@ def crun_mount_namespace():
     "cgroups in hybrid mode not supported". Without the cgroup2 mount it sees plain v1 and
     works. So: a helper `unshare -m --propagation private` lazily unmounts the cgroup2 mount
     in its private namespace; we keep an fd to that namespace, end the helper, and spawn.c
-    setns(2)es every crun invocation into it between fork and exec. keel and runc stay in our own
-    namespace, on the real layout. The cost to crun is one setns in the forked child
+    setns(2)es every crun invocation into it between fork and exec. keel and runc stay in
+    our own namespace, on the real layout. The cost to crun is one setns in the forked child
     (microseconds), not an unshare + sh per call that would have to be measured and
-    subtracted. The difference that remains: crun makes no cgroup in the v2 hierarchy, which
-    runc (and keel) do on this layout.
+    subtracted. The difference that remains: crun makes no cgroup in the v2 hierarchy,
+    which runc (and keel) do on this layout.
     """
     mounts = {}
     with open("/proc/self/mounts") as f:
@@ -379,7 +379,7 @@ def main():
           f"cpu = user+sys incl. waited-for children\n")
     ratios = print_table(results, [rt.name for rt in runtimes] + ["floor"], sizes)
     for rt in runtimes:
-        print(f"  {rt.name}: {rt.path} {version(rt.path)}{' (FAILED)' if rt.error else ''}")
+        print("  " + " ".join(filter(None, (f"{rt.name}:", rt.path, version(rt.path), rt.error and "(FAILED)"))))
     print(f"  floor: {' '.join(FLOOR)}")
     if any(rt.mntns is not None for rt in runtimes):
         print("  crun ran in a mount namespace without /sys/fs/cgroup/unified (hybrid cgroups; see bench.py)")
