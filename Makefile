@@ -1,0 +1,41 @@
+# keel's everyday commands. demo, test and bench need root (see README.md, "Set up").
+CARGO ?= cargo
+KEEL := target/release/keel
+PROBE_MANIFEST := integration/probe/Cargo.toml
+
+.PHONY: build probe demo test lint bench
+
+# target/release/keel
+build:
+	$(CARGO) build --release
+
+# target/probe/release/keel-probe: the static program the integration tests run in containers
+probe:
+	integration/probe/build.sh
+
+# Run a busybox container that prints its hostname, ids and mounts, then remove its cgroups.
+demo: build
+	scripts/mkbundle.sh build/demo-bundle
+	@id=keel-demo-$$$$; \
+	echo "$(KEEL) run --bundle build/demo-bundle $$id"; \
+	$(KEEL) run --bundle build/demo-bundle $$id; rc=$$?; \
+	if [ $$rc -ne 0 ]; then $(KEEL) delete --force $$id 2>/dev/null; fi; \
+	scripts/rmcgroups.sh /keel-demo; \
+	exit $$rc
+
+# Unit and integration tests, then lint.
+test: probe
+	$(CARGO) test --release
+	$(MAKE) lint
+
+lint:
+	$(CARGO) fmt --check
+	$(CARGO) clippy --all-targets -- -D warnings
+ifneq ($(wildcard $(PROBE_MANIFEST)),)
+	$(CARGO) fmt --check --manifest-path $(PROBE_MANIFEST)
+	$(CARGO) clippy --manifest-path $(PROBE_MANIFEST) --target-dir target/probe-lint --all-targets -- -D warnings
+endif
+
+# keel against runc, crun and an unshare floor; writes build/bench.json. BENCH_N=30 by default.
+bench: build
+	python3 scripts/bench.py
