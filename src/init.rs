@@ -57,6 +57,10 @@ fn recipe(p: &Plan, f: &ChildFds) -> Result<Infallible> {
         libc::SIGKILL as libc::c_ulong,
         "PR_SET_PDEATHSIG",
     )?;
+    // `keel run` blocks the signals it forwards; the mask would survive execve.
+    nix::sys::signal::SigSet::empty()
+        .thread_set_mask()
+        .context("reset signal mask")?;
 
     // sync 1: the parent has written the id maps and put us in the cgroup.
     f.chan.expect(|m| *m == Msg::Go, "Go")?;

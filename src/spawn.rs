@@ -59,6 +59,8 @@ pub struct ChildFds {
 
 pub struct Created {
     pub container: Container,
+    /// Where init sent the pty master, when keel allocated the terminal itself.
+    pub console: Option<OwnedFd>,
 }
 
 /// Undo of a create in progress; disarmed once the container exists.
@@ -137,9 +139,6 @@ pub fn create(root: &Path, id: &str, args: &CreateArgs, will_detach: bool) -> Re
         (true, None) if will_detach => {
             bail!("process.terminal: cannot allocate tty if keel will detach without setting console socket")
         }
-        (true, None) => bail!(
-            "process.terminal: a terminal without --console-socket is not supported by keel yet"
-        ),
         (false, Some(_)) => {
             bail!("--console-socket: cannot use console socket if keel will not detach or allocate tty")
         }
@@ -215,8 +214,16 @@ pub fn create(root: &Path, id: &str, args: &CreateArgs, will_detach: bool) -> Re
         Path::new("/proc"),
         nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY,
     )?)?;
+    // Without --console-socket (foreground `run`), keel itself receives the pty master.
+    let mut console_peer = None;
     let console = match &args.console_socket {
         Some(p) if terminal => Some(above(crate::tty::connect(p)?)?),
+        None if terminal => {
+            let (mine, theirs) =
+                std::os::unix::net::UnixStream::pair().context("console socketpair")?;
+            console_peer = Some(OwnedFd::from(mine));
+            Some(above(OwnedFd::from(theirs))?)
+        }
         _ => None,
     };
     let mut joins = namespaces::open_joins(&plan.ns)?;
@@ -305,7 +312,10 @@ pub fn create(root: &Path, id: &str, args: &CreateArgs, will_detach: bool) -> Re
     }
     undo.disarm();
     crate::log::debug(&format!("created container {id}: init pid {pid}"));
-    Ok(Created { container })
+    Ok(Created {
+        container,
+        console: console_peer,
+    })
 }
 
 /// Atomically, like runc: a temp file in the same directory, then rename.

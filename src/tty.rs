@@ -76,3 +76,64 @@ pub fn setup_console(socket: &OwnedFd, size: Option<oci_spec::runtime::Box>) -> 
     nix::errno::Errno::result(r).context("process.terminal: TIOCSCTTY")?;
     Ok(())
 }
+
+/// keel's side of a terminal it allocated itself (foreground `run` without --console-socket):
+/// receive the master that init sent.
+pub fn receive_master(sock: &OwnedFd) -> Result<OwnedFd> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned};
+    let mut buf = [0u8; 256];
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    let msg = recvmsg::<()>(
+        sock.as_raw_fd(),
+        &mut iov,
+        Some(&mut cmsg),
+        MsgFlags::MSG_CMSG_CLOEXEC,
+    )
+    .context("receive the pty master")?;
+    for c in msg.cmsgs().context("receive the pty master")? {
+        if let ControlMessageOwned::ScmRights(fds) = c {
+            if let Some(fd) = fds.first() {
+                // SAFETY: the kernel installed this fd for us with SCM_RIGHTS; we own it now.
+                return Ok(unsafe { OwnedFd::from_raw_fd(*fd) });
+            }
+        }
+    }
+    Err(crate::error::Error::msg(
+        "receive the pty master: no fd in the message",
+    ))
+}
+
+/// Copy the window size of our terminal (if stdin is one) to the container's pty.
+pub fn copy_winsize(master: &OwnedFd) {
+    let mut ws = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCGWINSZ/TIOCSWINSZ read or write a winsize struct that lives for the call.
+    unsafe {
+        if libc::ioctl(0, libc::TIOCGWINSZ, &mut ws) == 0 {
+            libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &ws);
+        }
+    }
+}
+
+/// Put our stdin terminal in raw mode for the proxy; the returned settings restore it.
+pub fn make_stdin_raw() -> Option<nix::sys::termios::Termios> {
+    use nix::sys::termios::{cfmakeraw, tcgetattr, tcsetattr, SetArg};
+    let stdin = std::io::stdin();
+    let saved = tcgetattr(&stdin).ok()?;
+    let mut raw = saved.clone();
+    cfmakeraw(&mut raw);
+    tcsetattr(&stdin, SetArg::TCSANOW, &raw).ok()?;
+    Some(saved)
+}
+
+pub fn restore_stdin(saved: Option<nix::sys::termios::Termios>) {
+    if let Some(t) = saved {
+        let _ =
+            nix::sys::termios::tcsetattr(std::io::stdin(), nix::sys::termios::SetArg::TCSANOW, &t);
+    }
+}
