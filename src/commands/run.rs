@@ -36,11 +36,11 @@ pub fn run(root: &Path, id: &str, args: &CreateArgs, detach: bool, keep: bool) -
     }
     let created = crate::spawn::create(root, id, args, detach)?;
     let c = &created.container;
-    let master = match &created.console {
-        Some(sock) => Some(crate::tty::receive_master(sock)),
-        None => None,
-    }
-    .transpose();
+    let master = created
+        .console
+        .as_ref()
+        .map(crate::tty::receive_master)
+        .transpose();
     let started = master.and_then(|m| crate::commands::start::start(c).map(|_| m));
     let master = match started {
         Ok(m) => m,
