@@ -194,7 +194,7 @@ fn recipe(p: &Plan, f: &ChildFds) -> Result<Infallible> {
         hooks::run(
             spec,
             Kind::StartContainer,
-            &hook_state.replace("\"creating\"", "\"created\""),
+            &crate::state::with_status(&hook_state, "created"),
         )?;
     }
     if let Some(fin) = proc

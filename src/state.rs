@@ -94,7 +94,7 @@ pub fn create_dir(root: &Path, id: &str) -> Result<PathBuf> {
     match std::fs::DirBuilder::new().mode(0o711).create(&dir) {
         Ok(()) => Ok(dir),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            bail!("container with id exists: {id}")
+            bail!("container with id exists: {id}: container with given ID already exists")
         }
         Err(e) => Err(Error::from(e).context(format!("mkdir {}", dir.display()))),
     }
@@ -193,6 +193,18 @@ pub fn hook_state_json(s: &Saved, status: &str) -> String {
         "annotations": s.annotations,
     })
     .to_string()
+}
+
+/// The same hook state with another status (init gets the parent's "creating" state and passes
+/// "created" to startContainer hooks).
+pub fn with_status(state_json: &str, status: &str) -> String {
+    match serde_json::from_str::<serde_json::Value>(state_json) {
+        Ok(mut v) => {
+            v["status"] = status.into();
+            v.to_string()
+        }
+        Err(_) => state_json.to_string(),
+    }
 }
 
 #[cfg(test)]
