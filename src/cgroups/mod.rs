@@ -266,17 +266,17 @@ impl Cgroup {
     }
 
     /// Remove the directories keel created, deepest first. Processes that are still exiting keep
-    /// a cgroup busy for a moment, so EBUSY is retried for up to a second.
+    /// a cgroup busy for a moment, so EBUSY is retried with a short backoff (about 2 s in all).
     pub fn destroy(&self) -> Result<()> {
         for dir in self.created.iter().rev() {
-            let mut tries = 0;
+            let mut wait_us = 100;
             loop {
                 match std::fs::remove_dir(dir) {
                     Ok(()) => break,
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
-                    Err(e) if e.raw_os_error() == Some(libc::EBUSY) && tries < 100 => {
-                        tries += 1;
-                        std::thread::sleep(std::time::Duration::from_millis(10));
+                    Err(e) if e.raw_os_error() == Some(libc::EBUSY) && wait_us < 1_000_000 => {
+                        std::thread::sleep(std::time::Duration::from_micros(wait_us));
+                        wait_us *= 2;
                     }
                     Err(e) => {
                         return Err(crate::error::Error::from(e)
