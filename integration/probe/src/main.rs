@@ -3,6 +3,7 @@
 //!
 //! Usage:
 //!   keel-probe                    the full report (see `report`)
+//!   keel-probe report ARGS...     the full report; ARGS are only there to show up in "args"
 //!   keel-probe check PATH...      lstat/open/statfs facts for each path (JSON list)
 //!   keel-probe read PATH...       JSON map path -> contents or {"error": ...}
 //!   keel-probe ls PATH            JSON list of the sorted entry names of a directory
@@ -634,7 +635,7 @@ fn signal_number(s: &str) -> Option<i32> {
 
 fn usage(msg: &str) -> i32 {
     eprintln!("keel-probe: {msg}");
-    eprintln!("usage: keel-probe [check PATH...|read PATH...|ls PATH|write PATH CONTENT|exit N|sleep SECS|kill-self SIG]");
+    eprintln!("usage: keel-probe [report ARGS...|check PATH...|read PATH...|ls PATH|write PATH CONTENT|exit N|sleep SECS|kill-self SIG]");
     2
 }
 
@@ -655,6 +656,7 @@ fn run(args: &[String]) -> i32 {
     };
     let rest = &args[2..];
     match cmd.as_str() {
+        "report" => print(&report()),
         "check" => print(&Json::Arr(rest.iter().map(|p| check(p)).collect())),
         "read" => print(&read_paths(rest)),
         "ls" => match rest {
