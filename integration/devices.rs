@@ -31,9 +31,17 @@ fn default_devices() {
         let c = &r[path];
         assert_eq!(c["exists"], true, "{path}");
         assert_eq!(c["type"], "char", "{c}");
-        assert_eq!((c["rdev_major"].as_i64(), c["rdev_minor"].as_i64()), (Some(major), Some(minor)), "{c}");
+        assert_eq!(
+            (c["rdev_major"].as_i64(), c["rdev_minor"].as_i64()),
+            (Some(major), Some(minor)),
+            "{c}"
+        );
         assert_eq!(c["mode"], "0666", "{c}");
-        assert_eq!((c["uid"].as_i64(), c["gid"].as_i64()), (Some(0), Some(0)), "{c}");
+        assert_eq!(
+            (c["uid"].as_i64(), c["gid"].as_i64()),
+            (Some(0), Some(0)),
+            "{c}"
+        );
         if path != "/dev/tty" {
             assert_eq!(c["open_read_errno"], 0, "{c}");
             assert_eq!(c["open_write_errno"], 0, "{c}");
@@ -47,8 +55,16 @@ fn default_devices() {
 fn dev_listing_matches_runc() {
     let t = Test::new("dev-ls");
     let ls = t.compare_probe_output(&["ls", "/dev"], |_| {});
-    let names: Vec<&str> = ls.as_array().unwrap().iter().filter_map(|n| n.as_str()).collect();
-    for n in ["fd", "full", "mqueue", "null", "ptmx", "pts", "random", "shm", "stderr", "stdin", "stdout", "tty", "urandom", "zero"] {
+    let names: Vec<&str> = ls
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|n| n.as_str())
+        .collect();
+    for n in [
+        "fd", "full", "mqueue", "null", "ptmx", "pts", "random", "shm", "stderr", "stdin",
+        "stdout", "tty", "urandom", "zero",
+    ] {
         assert!(names.contains(&n), "/dev/{n} missing: {names:?}");
     }
 }
@@ -75,15 +91,51 @@ fn dev_symlinks() {
 #[test]
 fn dev_pts_ptmx_and_shm() {
     let t = Test::new("dev-pts-shm");
-    let r = by_path(&t.compare_probe_output(&["check", "/dev/pts/ptmx", "/dev/shm", "/dev/mqueue", "/dev/pts"], |_| {}));
+    let r = by_path(&t.compare_probe_output(
+        &[
+            "check",
+            "/dev/pts/ptmx",
+            "/dev/shm",
+            "/dev/mqueue",
+            "/dev/pts",
+        ],
+        |_| {},
+    ));
     let ptmx = &r["/dev/pts/ptmx"];
-    assert_eq!((ptmx["type"].as_str(), ptmx["rdev_major"].as_i64(), ptmx["rdev_minor"].as_i64()), (Some("char"), Some(5), Some(2)), "{ptmx}");
+    assert_eq!(
+        (
+            ptmx["type"].as_str(),
+            ptmx["rdev_major"].as_i64(),
+            ptmx["rdev_minor"].as_i64()
+        ),
+        (Some("char"), Some(5), Some(2)),
+        "{ptmx}"
+    );
     assert_eq!(ptmx["mode"], "0666", "ptmxmode=0666: {ptmx}");
-    assert_eq!(ptmx["open_read_errno"], 0, "cannot open /dev/pts/ptmx: {ptmx}");
+    assert_eq!(
+        ptmx["open_read_errno"], 0,
+        "cannot open /dev/pts/ptmx: {ptmx}"
+    );
     let shm = &r["/dev/shm"];
-    assert_eq!((shm["type"].as_str(), shm["mode"].as_str(), shm["statfs_type"].as_str()), (Some("dir"), Some("1777"), Some("0x1021994")), "{shm}");
-    assert_eq!(r["/dev/pts"]["statfs_type"], "0x1cd1", "devpts magic: {}", r["/dev/pts"]);
-    assert_eq!(r["/dev/mqueue"]["statfs_type"], "0x19800202", "mqueue magic: {}", r["/dev/mqueue"]);
+    assert_eq!(
+        (
+            shm["type"].as_str(),
+            shm["mode"].as_str(),
+            shm["statfs_type"].as_str()
+        ),
+        (Some("dir"), Some("1777"), Some("0x1021994")),
+        "{shm}"
+    );
+    assert_eq!(
+        r["/dev/pts"]["statfs_type"], "0x1cd1",
+        "devpts magic: {}",
+        r["/dev/pts"]
+    );
+    assert_eq!(
+        r["/dev/mqueue"]["statfs_type"], "0x19800202",
+        "mqueue magic: {}",
+        r["/dev/mqueue"]
+    );
 }
 
 fn mynull(b: &mut Bundle) {
@@ -100,9 +152,17 @@ fn linux_devices_entry() {
     let c = &r[0];
     assert_eq!(c["exists"], true, "{c}");
     assert_eq!(c["type"], "char", "{c}");
-    assert_eq!((c["rdev_major"].as_i64(), c["rdev_minor"].as_i64()), (Some(1), Some(3)), "{c}");
+    assert_eq!(
+        (c["rdev_major"].as_i64(), c["rdev_minor"].as_i64()),
+        (Some(1), Some(3)),
+        "{c}"
+    );
     assert_eq!(c["mode"], "0666", "{c}");
-    assert_eq!((c["uid"].as_i64(), c["gid"].as_i64()), (Some(1000), Some(1000)), "{c}");
+    assert_eq!(
+        (c["uid"].as_i64(), c["gid"].as_i64()),
+        (Some(1000), Some(1000)),
+        "{c}"
+    );
     assert_eq!(c["open_write_errno"], 0, "{c}");
 }
 
@@ -110,26 +170,48 @@ fn linux_devices_entry() {
 fn linux_devices_file_mode() {
     let t = Test::new("dev-mode");
     let r = t.compare_probe_output(&["check", "/dev/strict"], |b| {
-        b.push("/linux/devices", json!({"path": "/dev/strict", "type": "c", "major": 1, "minor": 5, "fileMode": 0o600}));
+        b.push(
+            "/linux/devices",
+            json!({"path": "/dev/strict", "type": "c", "major": 1, "minor": 5, "fileMode": 0o600}),
+        );
     });
     assert_eq!(r[0]["mode"], "0600", "{}", r[0]);
-    assert_eq!((r[0]["uid"].as_i64(), r[0]["gid"].as_i64()), (Some(0), Some(0)), "{}", r[0]);
+    assert_eq!(
+        (r[0]["uid"].as_i64(), r[0]["gid"].as_i64()),
+        (Some(0), Some(0)),
+        "{}",
+        r[0]
+    );
 }
 
 #[test]
 fn device_cgroup_denies_unlisted_devices() {
     let t = Test::new("dev-cgroup");
     let blk = |b: &mut Bundle| {
-        b.push("/linux/devices", json!({"path": "/dev/blk", "type": "b", "major": 7, "minor": 250, "fileMode": 0o660}));
+        b.push(
+            "/linux/devices",
+            json!({"path": "/dev/blk", "type": "b", "major": 7, "minor": 250, "fileMode": 0o660}),
+        );
     };
     // Created but not allowed by linux.resources.devices (the default spec denies all).
     let r = t.compare_probe_output(&["check", "/dev/blk"], blk);
     assert_eq!(r[0]["type"], "block", "{}", r[0]);
-    assert_eq!(r[0]["open_read_errno"], EPERM, "device cgroup did not deny b 7:250: {}", r[0]);
+    assert_eq!(
+        r[0]["open_read_errno"], EPERM,
+        "device cgroup did not deny b 7:250: {}",
+        r[0]
+    );
     // Allowed: the open now reaches the (absent) device instead of the cgroup.
     let r = t.compare_probe_output(&["check", "/dev/blk"], |b| {
         blk(b);
-        b.push("/linux/resources/devices", json!({"allow": true, "type": "b", "major": 7, "minor": 250, "access": "rwm"}));
+        b.push(
+            "/linux/resources/devices",
+            json!({"allow": true, "type": "b", "major": 7, "minor": 250, "access": "rwm"}),
+        );
     });
-    assert_ne!(r[0]["open_read_errno"], EPERM, "allowed device still denied: {}", r[0]);
+    assert_ne!(
+        r[0]["open_read_errno"], EPERM,
+        "allowed device still denied: {}",
+        r[0]
+    );
 }

@@ -63,9 +63,14 @@ fn config_json_malformed() {
     out.failed();
     assert_nothing_left(&t.rt.root, &b.id, &b.dir);
     t.runc.register(&b);
-    t.runc.invoke(&["create", "--bundle", b.dir_str(), &b.id]).failed();
+    t.runc
+        .invoke(&["create", "--bundle", b.dir_str(), &b.id])
+        .failed();
     // keel-specific: name the file (runc says only "unexpected EOF").
-    assert!(out.stderr.contains("config.json"), "keel-specific check: the error must name config.json:\n{out}");
+    assert!(
+        out.stderr.contains("config.json"),
+        "keel-specific check: the error must name config.json:\n{out}"
+    );
 }
 
 #[test]
@@ -74,7 +79,10 @@ fn config_json_wrong_type() {
     let mut b = t.bundle();
     b.set("/process", json!(5));
     let out = keel_message(&t, &b, "process");
-    assert!(out.stderr.contains("config.json"), "keel-specific check: the error must name config.json:\n{out}");
+    assert!(
+        out.stderr.contains("config.json"),
+        "keel-specific check: the error must name config.json:\n{out}"
+    );
 }
 
 #[test]
@@ -91,11 +99,17 @@ fn bind_mount_source_missing() {
     let t = Test::new("fail-bind");
     let mut b = t.bundle();
     let missing = t.dir.join("no-such-source");
-    b.push("/mounts", json!({"destination": "/data", "type": "bind", "source": missing, "options": ["bind"]}));
+    b.push(
+        "/mounts",
+        json!({"destination": "/data", "type": "bind", "source": missing, "options": ["bind"]}),
+    );
     // Both name the source; keel also names the mounts[] entry.
     // runc: error mounting "<src>" to rootfs at "/data": stat <src>: no such file or directory
     let out = keel_message(&t, &b, "mounts[7]");
-    assert!(out.stderr.contains(missing.to_str().unwrap()), "the error does not name the source:\n{out}");
+    assert!(
+        out.stderr.contains(missing.to_str().unwrap()),
+        "the error does not name the source:\n{out}"
+    );
     t.runc.create(&b).fails_with(missing.to_str().unwrap());
 }
 
@@ -127,7 +141,9 @@ fn executable_absolute_path_missing() {
     b.args(&["/no/such/binary"]);
     let out = create_fails_like_runc(&t, &b, "/no/such/binary");
     assert!(
-        out.stderr.to_lowercase().contains("no such file or directory"),
+        out.stderr
+            .to_lowercase()
+            .contains("no such file or directory"),
         "the error does not give the errno text:\n{out}"
     );
 }
@@ -137,10 +153,12 @@ fn duplicate_id() {
     let t = Test::new("fail-dup");
     let b = t.bundle().with_probe(&["sleep", "30"]);
     t.rt.create(&b).ok();
-    t.rt.create(&b).fails_with("container with given ID already exists");
+    t.rt.create(&b)
+        .fails_with("container with given ID already exists");
     // The first container is untouched.
     assert_eq!(t.rt.status(&b.id), "created");
-    t.rt.run(&b).fails_with("container with given ID already exists");
+    t.rt.run(&b)
+        .fails_with("container with given ID already exists");
     t.rt.delete_force(&b.id).ok();
     assert_nothing_left(&t.rt.root, &b.id, &b.dir);
 }
@@ -148,7 +166,12 @@ fn duplicate_id() {
 #[test]
 fn unknown_id() {
     let t = Test::new("fail-unknown");
-    for args in [vec!["state", "nope"], vec!["kill", "nope", "KILL"], vec!["delete", "nope"], vec!["start", "nope"]] {
+    for args in [
+        vec!["state", "nope"],
+        vec!["kill", "nope", "KILL"],
+        vec!["delete", "nope"],
+        vec!["start", "nope"],
+    ] {
         let out = t.rt.invoke(&args);
         out.fails_with("does not exist");
         assert_eq!(out.code, 1, "{out}");
@@ -167,8 +190,10 @@ fn kill_stopped_container() {
     t.rt.create(&b).ok();
     t.rt.start(&b.id).ok();
     t.rt.wait_status(&b.id, "stopped", Duration::from_secs(10));
-    t.rt.kill(&b.id, Some("KILL")).fails_with("container not running");
-    t.rt.start(&b.id).fails_with("cannot start a container that has stopped");
+    t.rt.kill(&b.id, Some("KILL"))
+        .fails_with("container not running");
+    t.rt.start(&b.id)
+        .fails_with("cannot start a container that has stopped");
     t.rt.delete(&b.id).ok();
     assert_nothing_left(&t.rt.root, &b.id, &b.dir);
 }
@@ -178,7 +203,8 @@ fn start_running_container() {
     let t = Test::new("fail-start-running");
     let b = t.bundle().with_probe(&["sleep", "30"]);
     t.rt.run_detached(&b).ok();
-    t.rt.start(&b.id).fails_with("cannot start an already running container");
+    t.rt.start(&b.id)
+        .fails_with("cannot start an already running container");
 }
 
 #[test]
@@ -186,7 +212,8 @@ fn kill_unknown_signal() {
     let t = Test::new("fail-signal");
     let b = t.bundle().with_probe(&["sleep", "30"]);
     t.rt.create(&b).ok();
-    t.rt.kill(&b.id, Some("NOTASIGNAL")).fails_with("unknown signal");
+    t.rt.kill(&b.id, Some("NOTASIGNAL"))
+        .fails_with("unknown signal");
     assert_eq!(t.rt.status(&b.id), "created");
 }
 
@@ -203,7 +230,10 @@ fn delete_running_needs_force() {
     t.rt.state(&b.id).fails_with("does not exist");
     assert_nothing_left(&t.rt.root, &b.id, &b.dir);
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    assert!(stat.is_empty() || stat.contains(") Z "), "container process {pid} survived delete --force: {stat}");
+    assert!(
+        stat.is_empty() || stat.contains(") Z "),
+        "container process {pid} survived delete --force: {stat}"
+    );
 }
 
 #[test]
@@ -212,7 +242,10 @@ fn delete_created_container_without_force() {
     let t = Test::new("delete-created");
     let b = t.bundle().with_probe(&["sleep", "30"]);
     t.rt.create(&b).ok();
+    let pid = t.rt.state_json(&b.id)["pid"].as_i64().unwrap_or(0);
+    assert!(pid > 0);
     t.rt.delete(&b.id).ok();
+    t.rt.state(&b.id).fails_with("does not exist");
     assert_nothing_left(&t.rt.root, &b.id, &b.dir);
 }
 
@@ -231,7 +264,11 @@ fn concurrent_creates_with_the_same_id() {
         let r1 = wait_timeout(&mut c1, INVOKE_TIMEOUT, &s1);
         let r2 = wait_timeout(&mut c2, INVOKE_TIMEOUT, &s2);
         let text = |o: &std::path::Path, e: &std::path::Path| {
-            format!("{}{}", std::fs::read_to_string(o).unwrap_or_default(), std::fs::read_to_string(e).unwrap_or_default())
+            format!(
+                "{}{}",
+                std::fs::read_to_string(o).unwrap_or_default(),
+                std::fs::read_to_string(e).unwrap_or_default()
+            )
         };
         let ok = [r1.success(), r2.success()];
         assert_eq!(
@@ -241,7 +278,11 @@ fn concurrent_creates_with_the_same_id() {
             text(&o1, &e1),
             text(&o2, &e2)
         );
-        assert_eq!(t.rt.status(&b.id), "created", "round {round}: the winner was damaged");
+        assert_eq!(
+            t.rt.status(&b.id),
+            "created",
+            "round {round}: the winner was damaged"
+        );
         t.rt.start(&b.id).ok();
         assert_eq!(t.rt.status(&b.id), "running", "round {round}");
         t.rt.delete_force(&b.id).ok();
@@ -257,21 +298,34 @@ fn invalid_container_ids() {
     for id in ["../x", "a/b", "..", "with space"] {
         let out = t.rt.invoke(&["create", "--bundle", b.dir_str(), id]);
         out.fails_with("invalid container ID format");
-        t.runc.invoke(&["create", "--bundle", b.dir_str(), id]).fails_with("invalid container ID format");
+        t.runc
+            .invoke(&["create", "--bundle", b.dir_str(), id])
+            .fails_with("invalid container ID format");
     }
     // Nothing escaped the state root.
-    assert!(!t.dir.join("x").exists(), "`../x` created something outside --root");
+    assert!(
+        !t.dir.join("x").exists(),
+        "`../x` created something outside --root"
+    );
     assert!(!t.rt.root.join("a").exists());
     let out = t.rt.invoke(&["create", "--bundle", b.dir_str(), ""]);
     out.fails_with("container id cannot be empty");
-    assert!(!t.dir.join("io").read_dir().unwrap().any(|e| e.unwrap().file_name() == "x"));
+    assert!(!t
+        .dir
+        .join("io")
+        .read_dir()
+        .unwrap()
+        .any(|e| e.unwrap().file_name() == "x"));
 }
 
 #[test]
 fn invalid_rlimit_type() {
     let t = Test::new("fail-rlimit");
     let mut b = t.bundle();
-    b.push("/process/rlimits", json!({"type": "RLIMIT_FOO", "soft": 1, "hard": 1}));
+    b.push(
+        "/process/rlimits",
+        json!({"type": "RLIMIT_FOO", "soft": 1, "hard": 1}),
+    );
     // runc: wrong rlimit value: RLIMIT_FOO
     create_fails_like_runc(&t, &b, "RLIMIT_FOO");
 }

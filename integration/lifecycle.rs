@@ -8,14 +8,24 @@ use std::time::Duration;
 const WAIT: Duration = Duration::from_secs(10);
 
 fn assert_timestamp(v: &Value) {
-    let s = v.as_str().unwrap_or_else(|| panic!("created is not a string: {v}"));
+    let s = v
+        .as_str()
+        .unwrap_or_else(|| panic!("created is not a string: {v}"));
     // RFC 3339, e.g. 2026-11-23T13:48:31.342762469Z
     let b = s.as_bytes();
     assert!(
-        s.len() >= 20 && b[4] == b'-' && b[7] == b'-' && b[10] == b'T' && b[13] == b':' && b[16] == b':',
+        s.len() >= 20
+            && b[4] == b'-'
+            && b[7] == b'-'
+            && b[10] == b'T'
+            && b[13] == b':'
+            && b[16] == b':',
         "created is not an RFC 3339 timestamp: {s}"
     );
-    assert!(s.ends_with('Z') || s[19..].contains('+') || s[19..].contains('-'), "created has no zone: {s}");
+    assert!(
+        s.ends_with('Z') || s[19..].contains('+') || s[19..].contains('-'),
+        "created has no zone: {s}"
+    );
 }
 
 fn proc_exists(pid: i64) -> bool {
@@ -33,11 +43,17 @@ fn create_start_state_delete() {
     assert_eq!(st["id"], b.id.as_str(), "{st}");
     assert_eq!(st["bundle"], b.dir_str(), "{st}");
     assert_eq!(st["rootfs"], b.rootfs().to_str().unwrap(), "{st}");
-    assert!(st["ociVersion"].as_str().is_some_and(|v| !v.is_empty()), "no ociVersion: {st}");
+    assert!(
+        st["ociVersion"].as_str().is_some_and(|v| !v.is_empty()),
+        "no ociVersion: {st}"
+    );
     assert_timestamp(&st["created"]);
     let pid = st["pid"].as_i64().unwrap_or(0);
     assert!(pid > 0, "created container has no pid: {st}");
-    assert!(proc_exists(pid), "state pid {pid} does not exist on the host");
+    assert!(
+        proc_exists(pid),
+        "state pid {pid} does not exist on the host"
+    );
 
     t.rt.start(&b.id).ok();
     let st = t.rt.state_json(&b.id);
@@ -78,7 +94,11 @@ fn run_returns_the_process_exit_code() {
 fn run_passes_container_output_through() {
     let t = Test::new("run-output");
     let mut b = t.bundle();
-    b.args(&["/bin/sh", "-c", "echo to-stdout; echo to-stderr >&2; exit 3"]);
+    b.args(&[
+        "/bin/sh",
+        "-c",
+        "echo to-stdout; echo to-stderr >&2; exit 3",
+    ]);
     let out = t.rt.run(&b);
     assert_eq!(out.code, 3, "{out}");
     assert_eq!(out.stdout, "to-stdout\n", "{out}");
@@ -102,7 +122,11 @@ fn run_detached() {
 }
 
 fn ids_in_table(out: &str) -> Vec<String> {
-    out.lines().skip(1).filter_map(|l| l.split_whitespace().next()).map(str::to_string).collect()
+    out.lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().next())
+        .map(str::to_string)
+        .collect()
 }
 
 #[test]
@@ -116,27 +140,60 @@ fn list_table_json_and_quiet() {
 
     let table = t.rt.list(&[]);
     table.ok();
-    let header: Vec<&str> = table.stdout.lines().next().unwrap_or("").split_whitespace().collect();
-    assert_eq!(header, ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"], "{table}");
+    let header: Vec<&str> = table
+        .stdout
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        header,
+        ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"],
+        "{table}"
+    );
     let mut ids = ids_in_table(&table.stdout);
     ids.sort();
     let mut want = vec![a.id.clone(), b.id.clone()];
     want.sort();
     assert_eq!(ids, want, "{table}");
-    let row_a = table.stdout.lines().find(|l| l.starts_with(&a.id)).unwrap_or("");
-    assert!(row_a.split_whitespace().nth(2) == Some("created"), "row for {}: {row_a}", a.id);
+    let row_a = table
+        .stdout
+        .lines()
+        .find(|l| l.starts_with(&a.id))
+        .unwrap_or("");
+    assert!(
+        row_a.split_whitespace().nth(2) == Some("created"),
+        "row for {}: {row_a}",
+        a.id
+    );
     assert!(row_a.contains(a.dir_str()), "row for {}: {row_a}", a.id);
 
     let json = t.rt.list(&["--format", "json"]);
     json.ok();
     let v = json.json();
-    let arr = v.as_array().unwrap_or_else(|| panic!("list --format json is not an array: {json}"));
+    let arr = v
+        .as_array()
+        .unwrap_or_else(|| panic!("list --format json is not an array: {json}"));
     assert_eq!(arr.len(), 2, "{json}");
     for c in arr {
-        for k in ["ociVersion", "id", "pid", "status", "bundle", "rootfs", "created", "owner"] {
+        for k in [
+            "ociVersion",
+            "id",
+            "pid",
+            "status",
+            "bundle",
+            "rootfs",
+            "created",
+            "owner",
+        ] {
             assert!(c.get(k).is_some(), "list entry lacks {k}: {c}");
         }
-        let (bundle, status) = if c["id"] == a.id.as_str() { (&a, "created") } else { (&b, "running") };
+        let (bundle, status) = if c["id"] == a.id.as_str() {
+            (&a, "created")
+        } else {
+            (&b, "running")
+        };
         assert_eq!(c["status"], status, "{c}");
         assert_eq!(c["bundle"], bundle.dir_str(), "{c}");
     }
@@ -145,7 +202,11 @@ fn list_table_json_and_quiet() {
     quiet.ok();
     let mut q: Vec<&str> = quiet.stdout.lines().collect();
     q.sort();
-    assert_eq!(q, want.iter().map(String::as_str).collect::<Vec<_>>(), "{quiet}");
+    assert_eq!(
+        q,
+        want.iter().map(String::as_str).collect::<Vec<_>>(),
+        "{quiet}"
+    );
 }
 
 #[test]
@@ -155,7 +216,10 @@ fn list_empty_root() {
     out.ok();
     // runc prints `null` for no containers; an empty array means the same.
     let v = out.json();
-    assert!(v.is_null() || v.as_array().is_some_and(|a| a.is_empty()), "{out}");
+    assert!(
+        v.is_null() || v.as_array().is_some_and(|a| a.is_empty()),
+        "{out}"
+    );
     let q = t.rt.list(&["-q"]);
     q.ok();
     assert_eq!(q.stdout.trim(), "", "{q}");
@@ -179,7 +243,10 @@ fn wait_for_output(out: &crate::harness::Out, needle: &str) -> String {
         if s.contains(needle) {
             return s;
         }
-        assert!(std::time::Instant::now() < deadline, "no {needle:?} in container output: {s:?}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no {needle:?} in container output: {s:?}"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -199,7 +266,11 @@ fn kill_default_signal_is_term() {
 #[test]
 fn kill_by_name_and_number() {
     let t = Test::new("kill-names");
-    for (sig, want) in [("USR1", "got-USR1"), ("SIGHUP", "got-HUP"), ("2", "got-INT")] {
+    for (sig, want) in [
+        ("USR1", "got-USR1"),
+        ("SIGHUP", "got-HUP"),
+        ("2", "got-INT"),
+    ] {
         let b = trapping_container(&t);
         let out = t.rt.run_detached(&b);
         out.ok();
@@ -240,10 +311,15 @@ fn pid_file_matches_state() {
     let t = Test::new("pid-file");
     let b = t.bundle().with_probe(&["sleep", "30"]);
     let pid_file = t.host_dir("pid").join("container.pid");
-    t.rt.create_with(&b, &["--pid-file", pid_file.to_str().unwrap()]).ok();
+    t.rt.create_with(&b, &["--pid-file", pid_file.to_str().unwrap()])
+        .ok();
     let text = std::fs::read_to_string(&pid_file).unwrap_or_else(|e| panic!("read pid file: {e}"));
     let st = t.rt.state_json(&b.id);
-    assert_eq!(text.trim().parse::<i64>().ok(), st["pid"].as_i64(), "pid file {text:?} vs state {st}");
+    assert_eq!(
+        text.trim().parse::<i64>().ok(),
+        st["pid"].as_i64(),
+        "pid file {text:?} vs state {st}"
+    );
 }
 
 #[test]
@@ -272,18 +348,29 @@ fn log_json_on_failing_create() {
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
         .filter(|v| v["level"] == "error")
         .collect();
-    assert!(!errors.is_empty(), "no JSON line with \"level\":\"error\" in the log:\n{text}\n{out}");
+    assert!(
+        !errors.is_empty(),
+        "no JSON line with \"level\":\"error\" in the log:\n{text}\n{out}"
+    );
     for e in &errors {
-        assert!(e["msg"].as_str().is_some_and(|m| !m.is_empty()), "error line without msg: {e}");
+        assert!(
+            e["msg"].as_str().is_some_and(|m| !m.is_empty()),
+            "error line without msg: {e}"
+        );
         assert!(e["time"].as_str().is_some(), "error line without time: {e}");
     }
     assert!(
-        errors.iter().any(|e| e["msg"].as_str().unwrap_or("").contains("/does-not-exist")),
+        errors
+            .iter()
+            .any(|e| e["msg"].as_str().unwrap_or("").contains("/does-not-exist")),
         "no error names the missing executable:\n{text}"
     );
     // Every line of a json log is JSON.
     for l in text.lines() {
-        assert!(serde_json::from_str::<Value>(l).is_ok(), "non-JSON log line: {l:?}");
+        assert!(
+            serde_json::from_str::<Value>(l).is_ok(),
+            "non-JSON log line: {l:?}"
+        );
     }
     assert_nothing_left(&t.rt.root, &b.id, &b.dir);
 }
@@ -296,11 +383,19 @@ fn log_text_format_by_default() {
     b.write();
     t.rt.register(&b);
     let log = t.host_dir("log").join("runtime.log");
-    let out = t.rt.invoke(&["--log", log.to_str().unwrap(), "create", "--bundle", b.dir_str(), &b.id]);
+    let out = t.rt.invoke(&[
+        "--log",
+        log.to_str().unwrap(),
+        "create",
+        "--bundle",
+        b.dir_str(),
+        &b.id,
+    ]);
     out.failed();
     let text = std::fs::read_to_string(&log).unwrap_or_default();
     assert!(
-        text.lines().any(|l| l.contains("level=error") && l.contains("msg=")),
+        text.lines()
+            .any(|l| l.contains("level=error") && l.contains("msg=")),
         "no `level=error msg=...` line in the text log:\n{text}"
     );
 }
@@ -308,8 +403,10 @@ fn log_text_format_by_default() {
 fn spec_in(rt: &Runtime, dir: &Path) -> Value {
     std::fs::create_dir_all(dir).unwrap();
     rt.invoke(&["spec", "--bundle", dir.to_str().unwrap()]).ok();
-    let text = std::fs::read_to_string(dir.join("config.json")).unwrap_or_else(|e| panic!("{}: spec wrote no config.json: {e}", rt.name));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: spec wrote invalid JSON: {e}", rt.name))
+    let text = std::fs::read_to_string(dir.join("config.json"))
+        .unwrap_or_else(|e| panic!("{}: spec wrote no config.json: {e}", rt.name));
+    serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("{}: spec wrote invalid JSON: {e}", rt.name))
 }
 
 #[test]
@@ -318,10 +415,15 @@ fn spec_matches_runc() {
     let ours = spec_in(&t.rt, &t.host_dir("ours"));
     let theirs = spec_in(&t.runc, &t.host_dir("runc"));
     assert_eq!(ours, theirs, "`spec` output differs from runc's");
-    let embedded: Value = serde_json::from_str(crate::harness::default_spec::RUNC_DEFAULT_SPEC).unwrap();
-    assert_eq!(theirs, embedded, "runc's spec changed: update harness/default_spec.rs");
+    let embedded: Value =
+        serde_json::from_str(crate::harness::default_spec::RUNC_DEFAULT_SPEC).unwrap();
+    assert_eq!(
+        theirs, embedded,
+        "runc's spec changed: update harness/default_spec.rs"
+    );
     // A second `spec` refuses to overwrite.
-    t.rt.invoke(&["spec", "--bundle", t.host_dir("ours").to_str().unwrap()]).fails_with("config.json exists");
+    t.rt.invoke(&["spec", "--bundle", t.host_dir("ours").to_str().unwrap()])
+        .fails_with("config.json exists");
 }
 
 #[test]
@@ -330,6 +432,12 @@ fn version_first_line() {
     let out = t.rt.invoke(&["--version"]);
     out.ok();
     let first = out.stdout.lines().next().unwrap_or("");
-    assert!(first.starts_with(&format!("{} version ", t.rt.name)), "first line {first:?}\n{out}");
-    assert!(out.stdout.lines().any(|l| l.starts_with("spec: ")), "no `spec: <version>` line\n{out}");
+    assert!(
+        first.starts_with(&format!("{} version ", t.rt.name)),
+        "first line {first:?}\n{out}"
+    );
+    assert!(
+        out.stdout.lines().any(|l| l.starts_with("spec: ")),
+        "no `spec: <version>` line\n{out}"
+    );
 }

@@ -7,6 +7,8 @@
 //!   cargo test --test integration                    # against keel
 //!   KEEL_RUNTIME=/usr/bin/runc cargo test --test integration -- --test-threads=2
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failure report
+
 mod harness;
 
 mod devices;

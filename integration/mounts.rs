@@ -9,7 +9,12 @@ const EROFS: i64 = 30;
 
 fn mount<'a>(r: &'a Value, at: &str) -> &'a Value {
     mount_at(r, at).unwrap_or_else(|| {
-        let points: Vec<&str> = r["mounts"].as_array().into_iter().flatten().filter_map(|m| m["mount_point"].as_str()).collect();
+        let points: Vec<&str> = r["mounts"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|m| m["mount_point"].as_str())
+            .collect();
         panic!("nothing mounted at {at}; mounts: {points:?}")
     })
 }
@@ -46,9 +51,15 @@ fn default_mounts_match_runc() {
     }
     let m = mount(&r, "/dev");
     assert_eq!(m["fstype"], "tmpfs");
-    assert!(has_opt(m, "super_options", "mode=755") && has_opt(m, "super_options", "size=65536k"), "{m}");
+    assert!(
+        has_opt(m, "super_options", "mode=755") && has_opt(m, "super_options", "size=65536k"),
+        "{m}"
+    );
     let m = mount(&r, "/");
-    assert!(has_opt(m, "mount_options", "ro"), "root.readonly=true but / is {m}");
+    assert!(
+        has_opt(m, "mount_options", "ro"),
+        "root.readonly=true but / is {m}"
+    );
 }
 
 #[test]
@@ -58,12 +69,18 @@ fn mqueue_and_devpts() {
     let mq = mount(&r, "/dev/mqueue");
     assert_eq!(mq["fstype"], "mqueue");
     for o in ["nosuid", "nodev", "noexec"] {
-        assert!(has_opt(mq, "mount_options", o), "/dev/mqueue lacks {o}: {mq}");
+        assert!(
+            has_opt(mq, "mount_options", o),
+            "/dev/mqueue lacks {o}: {mq}"
+        );
     }
     let pts = mount(&r, "/dev/pts");
     assert_eq!(pts["fstype"], "devpts");
     for o in ["gid=5", "mode=620", "ptmxmode=666"] {
-        assert!(has_opt(pts, "super_options", o), "/dev/pts lacks {o}: {pts}");
+        assert!(
+            has_opt(pts, "super_options", o),
+            "/dev/pts lacks {o}: {pts}"
+        );
     }
     let shm = mount(&r, "/dev/shm");
     assert_eq!(shm["fstype"], "tmpfs");
@@ -98,10 +115,17 @@ fn tmpfs_with_size_and_mode() {
 fn noexec_mount_refuses_exec() {
     let t = Test::new("mounts-noexec");
     let mut b = t.bundle();
-    b.push("/mounts", json!({"destination": "/x", "type": "tmpfs", "source": "tmpfs", "options": ["noexec"]}));
-    let out = t.rt.sh(&b, "cp /probe /x/probe && /x/probe exit 0; echo rc=$?");
+    b.push(
+        "/mounts",
+        json!({"destination": "/x", "type": "tmpfs", "source": "tmpfs", "options": ["noexec"]}),
+    );
+    let out =
+        t.rt.sh(&b, "cp /probe /x/probe && /x/probe exit 0; echo rc=$?");
     assert_eq!(out.code, 0, "{out}");
-    assert!(out.stdout.contains("rc=126"), "exec from a noexec mount did not fail with 126:\n{out}");
+    assert!(
+        out.stdout.contains("rc=126"),
+        "exec from a noexec mount did not fail with 126:\n{out}"
+    );
 }
 
 #[test]
@@ -110,10 +134,24 @@ fn bind_directory_read_only() {
     let src = t.host_dir("data");
     std::fs::write(src.join("hello"), "from the host\n").unwrap();
     let mut b = t.bundle();
-    b.push("/mounts", json!({"destination": "/data", "type": "bind", "source": src, "options": ["bind", "ro"]}));
-    let lines = probe_lines(&t, &b, &format!("/probe read /data/hello; {}; /probe", write_errno("/data/new")));
+    b.push(
+        "/mounts",
+        json!({"destination": "/data", "type": "bind", "source": src, "options": ["bind", "ro"]}),
+    );
+    let lines = probe_lines(
+        &t,
+        &b,
+        &format!(
+            "/probe read /data/hello; {}; /probe",
+            write_errno("/data/new")
+        ),
+    );
     assert_eq!(lines[0]["/data/hello"], "from the host\n", "{}", lines[0]);
-    assert_eq!(lines[1]["errno"], EROFS, "write into a ro bind mount: {}", lines[1]);
+    assert_eq!(
+        lines[1]["errno"], EROFS,
+        "write into a ro bind mount: {}",
+        lines[1]
+    );
     let m = mount(&lines[2], "/data");
     assert!(has_opt(m, "mount_options", "ro"), "{m}");
     assert!(!src.join("new").exists());
@@ -124,10 +162,16 @@ fn bind_directory_read_write() {
     let t = Test::new("mounts-bind-rw");
     let src = t.host_dir("data");
     let mut b = t.bundle();
-    b.push("/mounts", json!({"destination": "/data", "type": "bind", "source": src, "options": ["rbind", "rw"]}));
+    b.push(
+        "/mounts",
+        json!({"destination": "/data", "type": "bind", "source": src, "options": ["rbind", "rw"]}),
+    );
     let lines = probe_lines(&t, &b, &write_errno("/data/new"));
     assert_eq!(lines[0]["errno"], 0, "{}", lines[0]);
-    assert_eq!(std::fs::read_to_string(src.join("new")).unwrap_or_default(), "x");
+    assert_eq!(
+        std::fs::read_to_string(src.join("new")).unwrap_or_default(),
+        "x"
+    );
 }
 
 #[test]
@@ -141,7 +185,10 @@ fn bind_single_file() {
     let (r, _) = t.compare_with_runc(patch);
     let m = mount(&r, "/etc/hostfile");
     for o in ["ro", "nosuid", "nodev"] {
-        assert!(has_opt(m, "mount_options", o), "/etc/hostfile lacks {o}: {m}");
+        assert!(
+            has_opt(m, "mount_options", o),
+            "/etc/hostfile lacks {o}: {m}"
+        );
     }
     let mut b = t.bundle();
     patch(&mut b);
@@ -154,12 +201,18 @@ fn rbind_carries_submounts_and_bind_does_not() {
     let t = Test::new("mounts-rbind");
     let src = t.host_dir("tree");
     std::fs::create_dir_all(src.join("sub")).unwrap();
-    t.host_mount(&["-t", "tmpfs", "-o", "size=64k", "tmpfs"], &src.join("sub"));
+    t.host_mount(
+        &["-t", "tmpfs", "-o", "size=64k", "tmpfs"],
+        &src.join("sub"),
+    );
     std::fs::write(src.join("sub/inner"), "in the submount\n").unwrap();
 
     for (kind, visible) in [("rbind", true), ("bind", false)] {
         let mut b = t.bundle();
-        b.push("/mounts", json!({"destination": "/tree", "type": "bind", "source": src, "options": [kind]}));
+        b.push(
+            "/mounts",
+            json!({"destination": "/tree", "type": "bind", "source": src, "options": [kind]}),
+        );
         let r = t.rt.probe(&b, &["check", "/tree/sub/inner", "/tree/sub"]);
         assert_eq!(r[0]["exists"], visible, "{kind}: /tree/sub/inner: {r}");
         let fs_type = if visible { "0x1021994" } else { "0xef53" };
@@ -173,12 +226,20 @@ fn root_readonly() {
     let b = t.bundle();
     assert_eq!(b.get("/root/readonly"), Some(&json!(true)));
     let lines = probe_lines(&t, &b, &write_errno("/newfile"));
-    assert_eq!(lines[0]["errno"], EROFS, "write to / with root.readonly=true: {}", lines[0]);
+    assert_eq!(
+        lines[0]["errno"], EROFS,
+        "write to / with root.readonly=true: {}",
+        lines[0]
+    );
 
     let mut b = t.bundle();
     b.set("/root/readonly", json!(false));
     let lines = probe_lines(&t, &b, &format!("{}; /probe", write_errno("/newfile")));
-    assert_eq!(lines[0]["errno"], 0, "write to / with root.readonly=false: {}", lines[0]);
+    assert_eq!(
+        lines[0]["errno"], 0,
+        "write to / with root.readonly=false: {}",
+        lines[0]
+    );
     assert!(b.rootfs().join("newfile").exists());
     assert!(!has_opt(mount(&lines[1], "/"), "mount_options", "ro"));
 }
@@ -201,13 +262,33 @@ fn masked_paths() {
         &b,
         "/probe read /etc/secret /proc/keys; /probe ls /secretdir; /probe check /secretdir /sys/firmware /proc/keys; /probe ls /sys/firmware",
     );
-    assert_eq!(lines[0]["/etc/secret"], "", "masked file is readable: {}", lines[0]);
+    assert_eq!(
+        lines[0]["/etc/secret"], "",
+        "masked file is readable: {}",
+        lines[0]
+    );
     // /proc/kcore is not there on this kernel; /proc/keys is masked by the default spec too.
-    assert_eq!(lines[0]["/proc/keys"], "", "/proc/keys is not masked: {}", lines[0]);
+    assert_eq!(
+        lines[0]["/proc/keys"], "",
+        "/proc/keys is not masked: {}",
+        lines[0]
+    );
     assert_eq!(lines[1], json!([]), "masked dir is not empty");
-    assert_eq!(lines[2][0]["statfs_type"], "0x1021994", "masked dir is not a tmpfs: {}", lines[2][0]);
-    assert_eq!(lines[2][1]["statfs_type"], "0x1021994", "/sys/firmware is not masked: {}", lines[2][1]);
-    assert_eq!(lines[2][2]["type"], "char", "/proc/keys is not /dev/null: {}", lines[2][2]);
+    assert_eq!(
+        lines[2][0]["statfs_type"], "0x1021994",
+        "masked dir is not a tmpfs: {}",
+        lines[2][0]
+    );
+    assert_eq!(
+        lines[2][1]["statfs_type"], "0x1021994",
+        "/sys/firmware is not masked: {}",
+        lines[2][1]
+    );
+    assert_eq!(
+        lines[2][2]["type"], "char",
+        "/proc/keys is not /dev/null: {}",
+        lines[2][2]
+    );
     assert_eq!(lines[3], json!([]), "/sys/firmware is not empty");
 }
 
@@ -234,11 +315,27 @@ fn readonly_paths() {
             write_errno("/proc/sys/kernel/domainname")
         ),
     );
-    assert_eq!(lines[0]["errno"], EROFS, "/frozen is writable: {}", lines[0]);
-    assert_eq!(lines[1]["errno"], 0, "/thawed is not writable: {}", lines[1]);
-    assert_eq!(lines[2]["errno"], EROFS, "/proc/sys is writable: {}", lines[2]);
+    assert_eq!(
+        lines[0]["errno"], EROFS,
+        "/frozen is writable: {}",
+        lines[0]
+    );
+    assert_eq!(
+        lines[1]["errno"], 0,
+        "/thawed is not writable: {}",
+        lines[1]
+    );
+    assert_eq!(
+        lines[2]["errno"], EROFS,
+        "/proc/sys is writable: {}",
+        lines[2]
+    );
     assert!(has_opt(mount(&lines[3], "/frozen"), "mount_options", "ro"));
-    assert!(has_opt(mount(&lines[3], "/proc/sys"), "mount_options", "ro"));
+    assert!(has_opt(
+        mount(&lines[3], "/proc/sys"),
+        "mount_options",
+        "ro"
+    ));
 }
 
 /// Makes the bundle's rootfs a shared mount point on the host, so propagation can be observed.
@@ -261,7 +358,14 @@ fn root_propagation(r: &Value) -> Vec<String> {
 #[test]
 fn rootfs_propagation_matches_runc() {
     let t = Test::new("mounts-propagation");
-    for prop in [None, Some("rslave"), Some("rprivate"), Some("private"), Some("shared"), Some("slave")] {
+    for prop in [
+        None,
+        Some("rslave"),
+        Some("rprivate"),
+        Some("private"),
+        Some("shared"),
+        Some("slave"),
+    ] {
         let mut ours = t.bundle();
         let mut theirs = t.bundle();
         for b in [&mut ours, &mut theirs] {
@@ -272,7 +376,10 @@ fn rootfs_propagation_matches_runc() {
         }
         let a = root_propagation(&t.rt.probe(&ours, &[]));
         let r = root_propagation(&t.runc.probe(&theirs, &[]));
-        assert_eq!(a, r, "rootfsPropagation={prop:?}: propagation of / differs from runc's");
+        assert_eq!(
+            a, r,
+            "rootfsPropagation={prop:?}: propagation of / differs from runc's"
+        );
         match prop {
             Some("rslave") | None => assert_eq!(a, ["master"], "rootfsPropagation={prop:?}"),
             Some("rprivate") => assert!(a.is_empty(), "rootfsPropagation={prop:?}: {a:?}"),
@@ -303,6 +410,9 @@ fn rootfs_propagation_rslave_receives_host_mounts() {
         std::thread::sleep(Duration::from_millis(20));
     };
     let v: Value = serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("{e}: {text:?}"));
-    assert_eq!(v[0]["exists"], true, "a host mount under the rslave rootfs did not propagate in: {v}");
+    assert_eq!(
+        v[0]["exists"], true,
+        "a host mount under the rslave rootfs did not propagate in: {v}"
+    );
     assert_eq!(v[0]["statfs_type"], "0x1021994", "{v}");
 }

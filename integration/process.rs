@@ -6,7 +6,11 @@ use serde_json::{json, Value};
 use std::process::Command;
 
 fn strs(v: &Value) -> Vec<String> {
-    v.as_array().unwrap_or_else(|| panic!("not an array: {v}")).iter().map(|s| s.as_str().unwrap_or("?").to_string()).collect()
+    v.as_array()
+        .unwrap_or_else(|| panic!("not an array: {v}"))
+        .iter()
+        .map(|s| s.as_str().unwrap_or("?").to_string())
+        .collect()
 }
 
 #[test]
@@ -30,7 +34,13 @@ fn args0_is_looked_up_in_path() {
 #[test]
 fn env_is_exactly_the_spec_plus_home() {
     let t = Test::new("proc-env");
-    let env = ["PATH=/bin", "FOO=bar baz", "EMPTY=", "WITH_EQ=a=b", "TERM=dumb"];
+    let env = [
+        "PATH=/bin",
+        "FOO=bar baz",
+        "EMPTY=",
+        "WITH_EQ=a=b",
+        "TERM=dumb",
+    ];
     let (r, _) = t.compare_with_runc(|b| {
         b.set("/process/env", json!(env));
     });
@@ -49,7 +59,11 @@ fn env_home_is_kept_when_set() {
     let (r, _) = t.compare_with_runc(|b| {
         b.set("/process/env", json!(["HOME=/custom", "PATH=/bin"]));
     });
-    assert!(strs(&r["env"]).contains(&"HOME=/custom".to_string()), "{}", r["env"]);
+    assert!(
+        strs(&r["env"]).contains(&"HOME=/custom".to_string()),
+        "{}",
+        r["env"]
+    );
 }
 
 #[test]
@@ -74,17 +88,36 @@ fn cwd_is_created_when_missing() {
 fn user_uid_gid_additional_gids() {
     let t = Test::new("proc-user");
     let (r, _) = t.compare_with_runc(|b| {
-        b.set("/process/user", json!({"uid": 1000, "gid": 1000, "additionalGids": [5, 2000]}));
+        b.set(
+            "/process/user",
+            json!({"uid": 1000, "gid": 1000, "additionalGids": [5, 2000]}),
+        );
     });
     for k in ["uid", "euid", "gid", "egid"] {
         assert_eq!(r[k], 1000, "{k}");
     }
-    let groups: Vec<i64> = r["groups"].as_array().unwrap().iter().filter_map(|g| g.as_i64()).collect();
-    assert!(groups.contains(&5) && groups.contains(&2000), "groups {groups:?}");
+    let groups: Vec<i64> = r["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|g| g.as_i64())
+        .collect();
+    assert!(
+        groups.contains(&5) && groups.contains(&2000),
+        "groups {groups:?}"
+    );
     // HOME comes from the passwd entry of uid 1000.
-    assert!(strs(&r["env"]).contains(&"HOME=/home/app".to_string()), "{}", r["env"]);
+    assert!(
+        strs(&r["env"]).contains(&"HOME=/home/app".to_string()),
+        "{}",
+        r["env"]
+    );
     // A non-root user keeps no capabilities in effect.
-    assert_eq!(r["caps"]["effective"]["hex"], "0000000000000000", "{}", r["caps"]);
+    assert_eq!(
+        r["caps"]["effective"]["hex"], "0000000000000000",
+        "{}",
+        r["caps"]
+    );
 }
 
 #[test]
@@ -126,19 +159,31 @@ fn rlimits() {
     assert_eq!(r["rlimits"]["nproc"], json!([300, 400]));
 }
 
-const ALL_SETS: [&str; 5] = ["bounding", "effective", "permitted", "inheritable", "ambient"];
+const ALL_SETS: [&str; 5] = [
+    "bounding",
+    "effective",
+    "permitted",
+    "inheritable",
+    "ambient",
+];
 
 #[test]
 fn capabilities_add_net_admin_to_every_set() {
     let t = Test::new("proc-caps");
     let (r, _) = t.compare_with_runc(|b| {
         for set in ALL_SETS {
-            b.push(&format!("/process/capabilities/{set}"), json!("CAP_NET_ADMIN"));
+            b.push(
+                &format!("/process/capabilities/{set}"),
+                json!("CAP_NET_ADMIN"),
+            );
         }
     });
     for set in ALL_SETS {
         let names = strs(&r["caps"][set]["names"]);
-        assert!(names.contains(&"CAP_NET_ADMIN".to_string()), "{set}: {names:?}");
+        assert!(
+            names.contains(&"CAP_NET_ADMIN".to_string()),
+            "{set}: {names:?}"
+        );
     }
     assert_eq!(strs(&r["caps"]["inheritable"]["names"]), ["CAP_NET_ADMIN"]);
     assert_eq!(r["caps"]["bounding"]["hex"], "0000000020001420");
@@ -160,9 +205,18 @@ fn capabilities_per_set() {
         );
     });
     // As uid 0, execve makes every permitted capability effective (no SECBIT_NOROOT).
-    assert_eq!(strs(&r["caps"]["bounding"]["names"]), ["CAP_CHOWN", "CAP_KILL", "CAP_NET_RAW", "CAP_SYS_TIME"]);
-    assert_eq!(strs(&r["caps"]["permitted"]["names"]), ["CAP_CHOWN", "CAP_KILL", "CAP_SYS_TIME"]);
-    assert_eq!(strs(&r["caps"]["effective"]["names"]), ["CAP_CHOWN", "CAP_KILL", "CAP_SYS_TIME"]);
+    assert_eq!(
+        strs(&r["caps"]["bounding"]["names"]),
+        ["CAP_CHOWN", "CAP_KILL", "CAP_NET_RAW", "CAP_SYS_TIME"]
+    );
+    assert_eq!(
+        strs(&r["caps"]["permitted"]["names"]),
+        ["CAP_CHOWN", "CAP_KILL", "CAP_SYS_TIME"]
+    );
+    assert_eq!(
+        strs(&r["caps"]["effective"]["names"]),
+        ["CAP_CHOWN", "CAP_KILL", "CAP_SYS_TIME"]
+    );
     assert_eq!(strs(&r["caps"]["inheritable"]["names"]), ["CAP_SYS_TIME"]);
     assert_eq!(strs(&r["caps"]["ambient"]["names"]), ["CAP_SYS_TIME"]);
 }
@@ -226,11 +280,18 @@ fn domainname() {
 fn sysctl() {
     let t = Test::new("proc-sysctl");
     let patch = |b: &mut Bundle| {
-        b.set("/linux/sysctl", json!({"net.ipv4.ip_forward": "1", "kernel.msgmax": "4242"}));
+        b.set(
+            "/linux/sysctl",
+            json!({"net.ipv4.ip_forward": "1", "kernel.msgmax": "4242"}),
+        );
     };
     let mut ours = t.bundle();
     patch(&mut ours);
-    let paths = ["read", "/proc/sys/net/ipv4/ip_forward", "/proc/sys/kernel/msgmax"];
+    let paths = [
+        "read",
+        "/proc/sys/net/ipv4/ip_forward",
+        "/proc/sys/kernel/msgmax",
+    ];
     let r = t.rt.probe(&ours, &paths);
     assert_eq!(r["/proc/sys/net/ipv4/ip_forward"], "1\n", "{r}");
     assert_eq!(r["/proc/sys/kernel/msgmax"], "4242\n", "{r}");
@@ -250,13 +311,24 @@ fn personality_linux32() {
     b.set("/linux/personality", json!({"domain": "LINUX32"}));
     let r = t.rt.probe(&b, &[]);
     assert_eq!(r["machine"], "i686", "uname machine with LINUX32");
-    assert_eq!(r["personality"].as_i64().map(|p| p & 0xff), Some(8), "PER_LINUX32: {}", r["personality"]);
+    assert_eq!(
+        r["personality"].as_i64().map(|p| p & 0xff),
+        Some(8),
+        "PER_LINUX32: {}",
+        r["personality"]
+    );
     assert_eq!(t.rt.sh(&b, "uname -m").stdout.trim(), "i686");
 }
 
 /// Runs `<runtime> run <extra> --bundle ... id` with `file` open on fd 3 (via a shell wrapper),
 /// optionally as a systemd socket-activation caller (LISTEN_FDS=1, LISTEN_PID=<runtime pid>).
-fn run_with_fd3(rt: &crate::harness::Runtime, b: &Bundle, file: &std::path::Path, extra: &[&str], listen: bool) -> Value {
+fn run_with_fd3(
+    rt: &crate::harness::Runtime,
+    b: &Bundle,
+    file: &std::path::Path,
+    extra: &[&str],
+    listen: bool,
+) -> Value {
     b.write();
     rt.register(b);
     let mut args = vec!["run"];
@@ -268,14 +340,28 @@ fn run_with_fd3(rt: &crate::harness::Runtime, b: &Bundle, file: &std::path::Path
         "exec 3<\"$0\"; exec \"$@\""
     };
     let mut cmd = Command::new("/bin/sh");
-    cmd.arg("-c").arg(script).arg(file).args(rt.argv(&args)).stdin(std::process::Stdio::null());
+    cmd.arg("-c")
+        .arg(script)
+        .arg(file)
+        .args(rt.argv(&args))
+        .stdin(std::process::Stdio::null());
     let out = rt.capture(cmd, "run-fd3");
     assert_eq!(out.code, 0, "{out}");
     serde_json::from_str(out.stdout.trim()).unwrap_or_else(|e| panic!("{e}\n{out}"))
 }
 
 fn fd_targets(r: &Value) -> Vec<(i64, String)> {
-    r["fds"].as_array().unwrap().iter().map(|f| (f["fd"].as_i64().unwrap(), f["target"].as_str().unwrap_or("?").to_string())).collect()
+    r["fds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["fd"].as_i64().unwrap(),
+                f["target"].as_str().unwrap_or("?").to_string(),
+            )
+        })
+        .collect()
 }
 
 #[test]
@@ -286,9 +372,19 @@ fn preserve_fds() {
     let want = file.to_str().unwrap().to_string();
     for rt in [&t.rt, &t.runc] {
         let r = run_with_fd3(rt, &t.bundle(), &file, &["--preserve-fds", "1"], false);
-        assert!(fd_targets(&r).contains(&(3, want.clone())), "{}: fd 3 not preserved: {:?}", rt.name, fd_targets(&r));
+        assert!(
+            fd_targets(&r).contains(&(3, want.clone())),
+            "{}: fd 3 not preserved: {:?}",
+            rt.name,
+            fd_targets(&r)
+        );
         let r = run_with_fd3(rt, &t.bundle(), &file, &[], false);
-        assert!(!fd_targets(&r).iter().any(|(fd, _)| *fd == 3), "{}: fd 3 leaked in without --preserve-fds: {:?}", rt.name, fd_targets(&r));
+        assert!(
+            !fd_targets(&r).iter().any(|(fd, _)| *fd == 3),
+            "{}: fd 3 leaked in without --preserve-fds: {:?}",
+            rt.name,
+            fd_targets(&r)
+        );
     }
 }
 
@@ -300,10 +396,19 @@ fn listen_fds_are_passed_on() {
     let want = file.to_str().unwrap().to_string();
     for rt in [&t.rt, &t.runc] {
         let r = run_with_fd3(rt, &t.bundle(), &file, &[], true);
-        assert!(fd_targets(&r).contains(&(3, want.clone())), "{}: LISTEN_FDS fd 3 not passed: {:?}", rt.name, fd_targets(&r));
+        assert!(
+            fd_targets(&r).contains(&(3, want.clone())),
+            "{}: LISTEN_FDS fd 3 not passed: {:?}",
+            rt.name,
+            fd_targets(&r)
+        );
         let env = strs(&r["env"]);
         for e in ["LISTEN_FDS=1", "LISTEN_PID=1"] {
-            assert!(env.contains(&e.to_string()), "{}: {e} missing from {env:?}", rt.name);
+            assert!(
+                env.contains(&e.to_string()),
+                "{}: {e} missing from {env:?}",
+                rt.name
+            );
         }
     }
 }

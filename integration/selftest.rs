@@ -23,11 +23,27 @@ fn bundle_patching_by_pointer() {
     assert_eq!(b.config["process"]["args"], json!(["/bin/true"]));
     let removed = b.remove("/linux/namespaces/0");
     assert_eq!(removed["type"], "pid");
-    assert_eq!(b.get("/linux/cgroupsPath").and_then(|v| v.as_str()), Some(format!("/keel-it/{}", b.id).as_str()));
+    assert_eq!(
+        b.get("/linux/cgroupsPath").and_then(|v| v.as_str()),
+        Some(format!("/keel-it/{}", b.id).as_str())
+    );
     assert_eq!(b.config["process"]["terminal"], false);
     // The rootfs is populated from the template.
-    for p in ["bin/busybox", "bin/sh", "probe", "etc/passwd", "etc/group", "proc", "sys", "dev", "tmp"] {
-        assert!(b.rootfs().join(p).symlink_metadata().is_ok(), "rootfs lacks {p}");
+    for p in [
+        "bin/busybox",
+        "bin/sh",
+        "probe",
+        "etc/passwd",
+        "etc/group",
+        "proc",
+        "sys",
+        "dev",
+        "tmp",
+    ] {
+        assert!(
+            b.rootfs().join(p).symlink_metadata().is_ok(),
+            "rootfs lacks {p}"
+        );
     }
 }
 
@@ -37,9 +53,19 @@ fn leak_check_sees_a_live_container() {
     let b = t.bundle().with_probe(&["sleep", "30"]);
     t.runc.create(&b).ok();
     let l = leftovers(&t.runc.root, &b.id, &b.dir);
-    assert!(l.iter().any(|s| s.starts_with("state dir")), "state dir not detected: {l:?}");
-    assert!(l.iter().any(|s| s.starts_with("cgroup") && s.contains("/memory/keel-it/")), "cgroup not detected: {l:?}");
-    assert!(l.iter().any(|s| s.starts_with("process")), "process not detected: {l:?}");
+    assert!(
+        l.iter().any(|s| s.starts_with("state dir")),
+        "state dir not detected: {l:?}"
+    );
+    assert!(
+        l.iter()
+            .any(|s| s.starts_with("cgroup") && s.contains("/memory/keel-it/")),
+        "cgroup not detected: {l:?}"
+    );
+    assert!(
+        l.iter().any(|s| s.starts_with("process")),
+        "process not detected: {l:?}"
+    );
     t.runc.delete_force(&b.id).ok();
     crate::harness::assert_nothing_left(&t.runc.root, &b.id, &b.dir);
 }
@@ -51,14 +77,25 @@ fn leak_check_sees_a_mount() {
     let target = b.mkdir("mnt/leak");
     t.host_mount(&["-t", "tmpfs", "tmpfs"], &target);
     let l = leftovers(&t.rt.root, &b.id, &b.dir);
-    assert!(l.iter().any(|s| s.starts_with("mount left")), "mount not detected: {l:?}");
+    assert!(
+        l.iter().any(|s| s.starts_with("mount left")),
+        "mount not detected: {l:?}"
+    );
 }
 
 #[test]
 fn comparison_reports_differences() {
     let a = json!({"hostname": "a", "env": ["X=1", "Y=2"], "uid": 0});
     let b = json!({"hostname": "b", "env": ["Y=2", "X=1"], "uid": 0});
-    let d = diff("keel", &normalize(&a, "id"), &normalize(&b, "id"), &["hostname", "env", "uid"]);
+    let d = diff(
+        "keel",
+        &normalize(&a, "id"),
+        &normalize(&b, "id"),
+        &["hostname", "env", "uid"],
+    );
     assert_eq!(d.len(), 1, "{d:?}");
-    assert!(d[0].contains("hostname") && d[0].contains("keel=\"a\"") && d[0].contains("runc=\"b\""), "{d:?}");
+    assert!(
+        d[0].contains("hostname") && d[0].contains("keel=\"a\"") && d[0].contains("runc=\"b\""),
+        "{d:?}"
+    );
 }

@@ -24,7 +24,10 @@ fn unescape_token(t: &str) -> String {
 }
 
 fn tokens(ptr: &str) -> Vec<String> {
-    assert!(ptr.starts_with('/'), "JSON pointer must start with '/': {ptr:?}");
+    assert!(
+        ptr.starts_with('/'),
+        "JSON pointer must start with '/': {ptr:?}"
+    );
     ptr[1..].split('/').map(unescape_token).collect()
 }
 
@@ -37,9 +40,12 @@ fn walk_create<'a>(root: &'a mut Value, ptr: &str) -> (&'a mut Value, String) {
         cur = match cur {
             Value::Object(map) => map.entry(t.clone()).or_insert_with(|| json!({})),
             Value::Array(arr) => {
-                let i: usize = t.parse().unwrap_or_else(|_| panic!("{ptr}: {t:?} is not an array index"));
+                let i: usize = t
+                    .parse()
+                    .unwrap_or_else(|_| panic!("{ptr}: {t:?} is not an array index"));
                 let len = arr.len();
-                arr.get_mut(i).unwrap_or_else(|| panic!("{ptr}: index {i} out of range (len {len})"))
+                arr.get_mut(i)
+                    .unwrap_or_else(|| panic!("{ptr}: index {i} out of range (len {len})"))
             }
             other => panic!("{ptr}: cannot descend into {other}"),
         };
@@ -53,8 +59,13 @@ impl Bundle {
         let rootfs = dir.join("rootfs");
         fs::create_dir_all(&rootfs).unwrap_or_else(|e| panic!("mkdir {}: {e}", rootfs.display()));
         copy_tree(template, &rootfs);
-        let mut config: Value = serde_json::from_str(RUNC_DEFAULT_SPEC).expect("embedded default spec parses");
-        let mut b = Bundle { dir, id, config: Value::Null };
+        let mut config: Value =
+            serde_json::from_str(RUNC_DEFAULT_SPEC).expect("embedded default spec parses");
+        let mut b = Bundle {
+            dir,
+            id,
+            config: Value::Null,
+        };
         config["process"]["terminal"] = json!(false);
         config["process"]["args"] = json!(["/probe"]);
         config["linux"]["cgroupsPath"] = json!(format!("/keel-it/{}", b.id));
@@ -84,8 +95,14 @@ impl Bundle {
             }
             Value::Array(arr) if last == "-" => arr.push(value),
             Value::Array(arr) => {
-                let i: usize = last.parse().unwrap_or_else(|_| panic!("{ptr}: {last:?} is not an index"));
-                assert!(i < arr.len(), "{ptr}: index {i} out of range (len {})", arr.len());
+                let i: usize = last
+                    .parse()
+                    .unwrap_or_else(|_| panic!("{ptr}: {last:?} is not an index"));
+                assert!(
+                    i < arr.len(),
+                    "{ptr}: index {i} out of range (len {})",
+                    arr.len()
+                );
                 arr[i] = value;
             }
             other => panic!("{ptr}: parent is not a container: {other}"),
@@ -99,7 +116,9 @@ impl Bundle {
         let target = match parent {
             Value::Object(map) => map.entry(last).or_insert_with(|| json!([])),
             Value::Array(arr) => {
-                let i: usize = last.parse().unwrap_or_else(|_| panic!("{ptr}: {last:?} is not an index"));
+                let i: usize = last
+                    .parse()
+                    .unwrap_or_else(|_| panic!("{ptr}: {last:?} is not an index"));
                 &mut arr[i]
             }
             other => panic!("{ptr}: parent is not a container: {other}"),
@@ -115,9 +134,13 @@ impl Bundle {
     pub fn remove(&mut self, ptr: &str) -> Value {
         let (parent, last) = walk_create(&mut self.config, ptr);
         match parent {
-            Value::Object(map) => map.remove(&last).unwrap_or_else(|| panic!("{ptr}: no such key")),
+            Value::Object(map) => map
+                .remove(&last)
+                .unwrap_or_else(|| panic!("{ptr}: no such key")),
             Value::Array(arr) => {
-                let i: usize = last.parse().unwrap_or_else(|_| panic!("{ptr}: {last:?} is not an index"));
+                let i: usize = last
+                    .parse()
+                    .unwrap_or_else(|_| panic!("{ptr}: {last:?} is not an index"));
                 assert!(i < arr.len(), "{ptr}: index {i} out of range");
                 arr.remove(i)
             }
@@ -146,17 +169,20 @@ impl Bundle {
     /// Writes config.json (the runtime helpers call this before every invocation).
     pub fn write(&self) {
         let text = serde_json::to_string_pretty(&self.config).expect("config serializes");
-        fs::write(self.config_path(), text).unwrap_or_else(|e| panic!("write {}: {e}", self.config_path().display()));
+        fs::write(self.config_path(), text)
+            .unwrap_or_else(|e| panic!("write {}: {e}", self.config_path().display()));
     }
 
     /// Writes a file inside the rootfs (parents created), e.g. `b.put_file("etc/secret", "x", 0o644)`.
     pub fn put_file(&self, rel: &str, content: &str, mode: u32) -> PathBuf {
         let p = self.rootfs().join(rel.trim_start_matches('/'));
         if let Some(parent) = p.parent() {
-            fs::create_dir_all(parent).unwrap_or_else(|e| panic!("mkdir {}: {e}", parent.display()));
+            fs::create_dir_all(parent)
+                .unwrap_or_else(|e| panic!("mkdir {}: {e}", parent.display()));
         }
         fs::write(&p, content).unwrap_or_else(|e| panic!("write {}: {e}", p.display()));
-        fs::set_permissions(&p, fs::Permissions::from_mode(mode)).unwrap_or_else(|e| panic!("chmod {}: {e}", p.display()));
+        fs::set_permissions(&p, fs::Permissions::from_mode(mode))
+            .unwrap_or_else(|e| panic!("chmod {}: {e}", p.display()));
         p
     }
 
@@ -175,18 +201,22 @@ pub fn copy_tree(from: &Path, to: &Path) {
         let ent = ent.unwrap_or_else(|e| panic!("readdir {}: {e}", from.display()));
         let src = ent.path();
         let dst = to.join(ent.file_name());
-        let meta = fs::symlink_metadata(&src).unwrap_or_else(|e| panic!("lstat {}: {e}", src.display()));
+        let meta =
+            fs::symlink_metadata(&src).unwrap_or_else(|e| panic!("lstat {}: {e}", src.display()));
         let ft = meta.file_type();
         if ft.is_symlink() {
-            let target = fs::read_link(&src).unwrap_or_else(|e| panic!("readlink {}: {e}", src.display()));
+            let target =
+                fs::read_link(&src).unwrap_or_else(|e| panic!("readlink {}: {e}", src.display()));
             symlink(&target, &dst).unwrap_or_else(|e| panic!("symlink {}: {e}", dst.display()));
         } else if ft.is_dir() {
             fs::create_dir(&dst).unwrap_or_else(|e| panic!("mkdir {}: {e}", dst.display()));
             copy_tree(&src, &dst);
             // After the children, so a read-only template dir can still be filled.
-            fs::set_permissions(&dst, meta.permissions()).unwrap_or_else(|e| panic!("chmod {}: {e}", dst.display()));
+            fs::set_permissions(&dst, meta.permissions())
+                .unwrap_or_else(|e| panic!("chmod {}: {e}", dst.display()));
         } else {
-            fs::hard_link(&src, &dst).unwrap_or_else(|e| panic!("link {} -> {}: {e}", src.display(), dst.display()));
+            fs::hard_link(&src, &dst)
+                .unwrap_or_else(|e| panic!("link {} -> {}: {e}", src.display(), dst.display()));
         }
     }
 }
@@ -194,20 +224,31 @@ pub fn copy_tree(from: &Path, to: &Path) {
 /// Builds the template rootfs once: busybox + one symlink per applet in /bin, /probe, /etc files.
 pub fn build_template(dir: &Path, probe: &Path) {
     let bin = dir.join("bin");
-    for d in ["bin", "etc", "proc", "sys", "dev", "tmp", "root", "home/app", "mnt"] {
+    for d in [
+        "bin", "etc", "proc", "sys", "dev", "tmp", "root", "home/app", "mnt",
+    ] {
         fs::create_dir_all(dir.join(d)).unwrap_or_else(|e| panic!("mkdir {d}: {e}"));
     }
     fs::set_permissions(dir.join("tmp"), fs::Permissions::from_mode(0o1777)).expect("chmod tmp");
-    fs::copy("/bin/busybox", bin.join("busybox")).unwrap_or_else(|e| panic!("copy /bin/busybox: {e}"));
+    fs::copy("/bin/busybox", bin.join("busybox"))
+        .unwrap_or_else(|e| panic!("copy /bin/busybox: {e}"));
     let list = std::process::Command::new("/bin/busybox")
         .arg("--list")
         .output()
         .unwrap_or_else(|e| panic!("busybox --list: {e}"));
     assert!(list.status.success(), "busybox --list failed: {list:?}");
     let applets = String::from_utf8_lossy(&list.stdout).into_owned();
-    assert!(applets.lines().any(|a| a == "sh"), "busybox has no sh applet");
-    for applet in applets.lines().map(str::trim).filter(|a| !a.is_empty() && *a != "busybox") {
-        symlink("busybox", bin.join(applet)).unwrap_or_else(|e| panic!("symlink bin/{applet}: {e}"));
+    assert!(
+        applets.lines().any(|a| a == "sh"),
+        "busybox has no sh applet"
+    );
+    for applet in applets
+        .lines()
+        .map(str::trim)
+        .filter(|a| !a.is_empty() && *a != "busybox")
+    {
+        symlink("busybox", bin.join(applet))
+            .unwrap_or_else(|e| panic!("symlink bin/{applet}: {e}"));
     }
     fs::copy(probe, dir.join("probe")).unwrap_or_else(|e| panic!("copy {}: {e}", probe.display()));
     fs::set_permissions(dir.join("probe"), fs::Permissions::from_mode(0o755)).expect("chmod probe");

@@ -37,14 +37,31 @@ pub const DEFAULT_FIELDS: &[&str] = &[
     "tty",
 ];
 
-pub const NS_TYPES: &[&str] =
-    &["cgroup", "ipc", "mnt", "net", "pid", "pid_for_children", "time", "time_for_children", "user", "uts"];
+pub const NS_TYPES: &[&str] = &[
+    "cgroup",
+    "ipc",
+    "mnt",
+    "net",
+    "pid",
+    "pid_for_children",
+    "time",
+    "time_for_children",
+    "user",
+    "uts",
+];
 
 /// The test process's own namespaces (`/proc/self/ns/<type>` link text; None if missing).
 pub fn host_namespaces() -> BTreeMap<String, Option<String>> {
     NS_TYPES
         .iter()
-        .map(|t| (t.to_string(), fs::read_link(format!("/proc/self/ns/{t}")).ok().map(|p| p.to_string_lossy().into_owned())))
+        .map(|t| {
+            (
+                t.to_string(),
+                fs::read_link(format!("/proc/self/ns/{t}"))
+                    .ok()
+                    .map(|p| p.to_string_lossy().into_owned()),
+            )
+        })
         .collect()
 }
 
@@ -52,7 +69,12 @@ pub fn host_namespaces() -> BTreeMap<String, Option<String>> {
 fn propagation_kinds(v: &Value) -> Value {
     let mut kinds: Vec<String> = v
         .as_array()
-        .map(|a| a.iter().filter_map(|p| p.as_str()).map(|p| p.split(':').next().unwrap_or(p).to_string()).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|p| p.as_str())
+                .map(|p| p.split(':').next().unwrap_or(p).to_string())
+                .collect()
+        })
         .unwrap_or_default();
     kinds.sort();
     json!(kinds)
@@ -60,7 +82,9 @@ fn propagation_kinds(v: &Value) -> Value {
 
 /// One comparable line per mount (no mount ids, no host-side `root` path), sorted.
 pub fn normalize_mounts(mounts: &Value) -> Value {
-    let Some(list) = mounts.as_array() else { return mounts.clone() };
+    let Some(list) = mounts.as_array() else {
+        return mounts.clone();
+    };
     let mut lines: Vec<String> = list
         .iter()
         .map(|m| {
@@ -85,7 +109,11 @@ pub fn normalize_namespaces(ns: &Value) -> Value {
     let mut out = Map::new();
     for t in NS_TYPES {
         let v = match ns.get(*t) {
-            Some(Value::String(s)) if host.get(*t).cloned().flatten().as_deref() == Some(s.as_str()) => json!("host"),
+            Some(Value::String(s))
+                if host.get(*t).cloned().flatten().as_deref() == Some(s.as_str()) =>
+            {
+                json!("host")
+            }
             Some(Value::String(_)) => json!("new"),
             Some(Value::Null) | None => Value::Null,
             Some(other) => other.clone(),
@@ -101,7 +129,14 @@ pub fn normalize(probe: &Value, id: &str) -> BTreeMap<String, Value> {
     for (k, v) in probe.as_object().cloned().unwrap_or_default() {
         let n = match k.as_str() {
             "env" => {
-                let mut e: Vec<String> = v.as_array().map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect()).unwrap_or_default();
+                let mut e: Vec<String> = v
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|s| s.as_str().map(str::to_string))
+                            .collect()
+                    })
+                    .unwrap_or_default();
                 e.sort();
                 json!(e)
             }
@@ -116,9 +151,16 @@ pub fn normalize(probe: &Value, id: &str) -> BTreeMap<String, Value> {
             "namespaces" => normalize_namespaces(&v),
             "cgroup" => json!(v
                 .as_array()
-                .map(|a| a.iter().filter_map(|l| l.as_str()).map(|l| l.replace(id, "<ID>")).collect::<Vec<_>>())
+                .map(|a| a
+                    .iter()
+                    .filter_map(|l| l.as_str())
+                    .map(|l| l.replace(id, "<ID>"))
+                    .collect::<Vec<_>>())
                 .unwrap_or_default()),
-            "fds" => json!(v.as_array().map(|a| a.iter().map(|f| f["fd"].clone()).collect::<Vec<_>>()).unwrap_or_default()),
+            "fds" => json!(v
+                .as_array()
+                .map(|a| a.iter().map(|f| f["fd"].clone()).collect::<Vec<_>>())
+                .unwrap_or_default()),
             _ => v,
         };
         out.insert(k, n);
@@ -127,7 +169,12 @@ pub fn normalize(probe: &Value, id: &str) -> BTreeMap<String, Value> {
 }
 
 /// Human-readable differences between two normalized reports on `fields`.
-pub fn diff(ours_name: &str, ours: &BTreeMap<String, Value>, theirs: &BTreeMap<String, Value>, fields: &[&str]) -> Vec<String> {
+pub fn diff(
+    ours_name: &str,
+    ours: &BTreeMap<String, Value>,
+    theirs: &BTreeMap<String, Value>,
+    fields: &[&str],
+) -> Vec<String> {
     let mut out = Vec::new();
     for f in fields {
         let a = ours.get(*f).cloned().unwrap_or(Value::Null);
@@ -176,7 +223,11 @@ impl Test {
         self.compare_fields_with_runc(DEFAULT_FIELDS, patch)
     }
 
-    pub fn compare_fields_with_runc(&self, fields: &[&str], patch: impl Fn(&mut Bundle)) -> (Value, Value) {
+    pub fn compare_fields_with_runc(
+        &self,
+        fields: &[&str],
+        patch: impl Fn(&mut Bundle),
+    ) -> (Value, Value) {
         let mut ours_b = self.bundle();
         patch(&mut ours_b);
         let mut ref_b = self.bundle();
@@ -184,13 +235,28 @@ impl Test {
         let probe_args: Vec<String> = ours_b
             .get("/process/args")
             .and_then(|a| a.as_array())
-            .map(|a| a.iter().skip(1).filter_map(|s| s.as_str().map(str::to_string)).collect())
+            .map(|a| {
+                a.iter()
+                    .skip(1)
+                    .filter_map(|s| s.as_str().map(str::to_string))
+                    .collect()
+            })
             .unwrap_or_default();
         let probe_args: Vec<&str> = probe_args.iter().map(String::as_str).collect();
         let ours = self.rt.probe(&ours_b, &probe_args);
         let theirs = self.runc.probe(&ref_b, &probe_args);
-        let d = diff(&self.rt.name, &normalize(&ours, &ours_b.id), &normalize(&theirs, &ref_b.id), fields);
-        assert!(d.is_empty(), "{} and runc disagree on the same config:\n{}", self.rt.name, d.join("\n"));
+        let d = diff(
+            &self.rt.name,
+            &normalize(&ours, &ours_b.id),
+            &normalize(&theirs, &ref_b.id),
+            fields,
+        );
+        assert!(
+            d.is_empty(),
+            "{} and runc disagree on the same config:\n{}",
+            self.rt.name,
+            d.join("\n")
+        );
         (ours, theirs)
     }
 
@@ -202,17 +268,31 @@ impl Test {
         patch(&mut ref_b);
         let ours = self.rt.probe(&ours_b, args);
         let theirs = self.runc.probe(&ref_b, args);
-        assert_eq!(ours, theirs, "`/probe {}` differs: {} (left) vs runc (right)", args.join(" "), self.rt.name);
+        assert_eq!(
+            ours,
+            theirs,
+            "`/probe {}` differs: {} (left) vs runc (right)",
+            args.join(" "),
+            self.rt.name
+        );
         ours
     }
 }
 
 /// Finds a mount by mount point in a probe report (the last one, i.e. the visible one).
 pub fn mount_at<'a>(report: &'a Value, mount_point: &str) -> Option<&'a Value> {
-    report["mounts"].as_array()?.iter().rev().find(|m| m["mount_point"] == mount_point)
+    report["mounts"]
+        .as_array()?
+        .iter()
+        .rev()
+        .find(|m| m["mount_point"] == mount_point)
 }
 
 /// Splits a comma-separated option string.
 pub fn opts(s: &Value) -> Vec<String> {
-    s.as_str().unwrap_or("").split(',').map(str::to_string).collect()
+    s.as_str()
+        .unwrap_or("")
+        .split(',')
+        .map(str::to_string)
+        .collect()
 }

@@ -42,7 +42,10 @@ extern "C" {
 /// runc sends the pty's path there).
 pub fn recv_fd(sock: &UnixStream) -> std::io::Result<(OwnedFd, String)> {
     let mut data = [0u8; 4096];
-    let mut iov = IoVec { iov_base: data.as_mut_ptr().cast(), iov_len: data.len() };
+    let mut iov = IoVec {
+        iov_base: data.as_mut_ptr().cast(),
+        iov_len: data.len(),
+    };
     // u64 array: 8-byte aligned, as cmsghdr requires.
     let mut control = [0u64; 16];
     let mut msg = MsgHdr {
@@ -61,7 +64,9 @@ pub fn recv_fd(sock: &UnixStream) -> std::io::Result<(OwnedFd, String)> {
     }
     let hdr_len = std::mem::size_of::<CmsgHdr>();
     if msg.msg_controllen < hdr_len {
-        return Err(std::io::Error::other(format!("no control message (got {n} data bytes)")));
+        return Err(std::io::Error::other(format!(
+            "no control message (got {n} data bytes)"
+        )));
     }
     // SAFETY: the kernel wrote at least one cmsghdr at the start of `control` (checked above).
     let hdr = unsafe { &*(control.as_ptr() as *const CmsgHdr) };
@@ -77,9 +82,15 @@ pub fn recv_fd(sock: &UnixStream) -> std::io::Result<(OwnedFd, String)> {
         .map(|i| unsafe { *((control.as_ptr() as *const u8).add(hdr_len + 4 * i) as *const i32) })
         .collect();
     // SAFETY: every fd received is now ours; wrap all so extras get closed.
-    let mut owned: Vec<OwnedFd> = fds.into_iter().map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }).collect();
+    let mut owned: Vec<OwnedFd> = fds
+        .into_iter()
+        .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) })
+        .collect();
     if owned.len() != 1 {
-        return Err(std::io::Error::other(format!("expected 1 fd, got {}", owned.len())));
+        return Err(std::io::Error::other(format!(
+            "expected 1 fd, got {}",
+            owned.len()
+        )));
     }
     let text = String::from_utf8_lossy(&data[..n as usize]).into_owned();
     Ok((owned.remove(0), text))

@@ -22,18 +22,30 @@ pub fn mounts_mentioning(path: &Path) -> Vec<String> {
 /// too, not only by path.
 pub fn processes_rooted_in(rootfs: &Path) -> Vec<String> {
     let mut out = Vec::new();
-    let Ok(rd) = fs::read_dir("/proc") else { return out };
+    let Ok(rd) = fs::read_dir("/proc") else {
+        return out;
+    };
     let want = fs::metadata(rootfs).ok().map(|m| (m.dev(), m.ino()));
     for ent in rd.flatten() {
         let name = ent.file_name();
-        let Some(pid) = name.to_str().filter(|s| s.bytes().all(|b| b.is_ascii_digit())) else { continue };
+        let Some(pid) = name
+            .to_str()
+            .filter(|s| s.bytes().all(|b| b.is_ascii_digit()))
+        else {
+            continue;
+        };
         let root_link = format!("/proc/{pid}/root");
         let by_path = fs::read_link(&root_link).is_ok_and(|r| r.starts_with(rootfs));
-        let by_inode = want.is_some() && fs::metadata(&root_link).ok().map(|m| (m.dev(), m.ino())) == want;
+        let by_inode =
+            want.is_some() && fs::metadata(&root_link).ok().map(|m| (m.dev(), m.ino())) == want;
         {
             if by_path || by_inode {
                 let comm = fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-                out.push(format!("process {pid} ({}) rooted in {}", comm.trim(), rootfs.display()));
+                out.push(format!(
+                    "process {pid} ({}) rooted in {}",
+                    comm.trim(),
+                    rootfs.display()
+                ));
             }
         }
     }
@@ -95,5 +107,9 @@ pub fn leftovers_settled(root: &Path, id: &str, bundle: &Path, settle: Duration)
 /// bundle, or process rooted in the bundle's rootfs remains for `id`.
 pub fn assert_nothing_left(root: &Path, id: &str, bundle: &Path) {
     let l = leftovers_settled(root, id, bundle, Duration::from_secs(3));
-    assert!(l.is_empty(), "container {id} left things behind:\n  {}", l.join("\n  "));
+    assert!(
+        l.is_empty(),
+        "container {id} left things behind:\n  {}",
+        l.join("\n  ")
+    );
 }

@@ -31,7 +31,6 @@ pub struct Global {
     /// `/tmp/keel-it-<pid>`: everything a test makes on disk lives below it.
     pub base: PathBuf,
     pub template: PathBuf,
-    pub probe: PathBuf,
     pub runtime_bin: PathBuf,
     /// `/sys/fs/cgroup/<ctrl>/keel-it` dirs that existed before we started (left alone at exit).
     preexisting_cgroup_parents: Vec<PathBuf>,
@@ -62,7 +61,11 @@ fn runtime_bin() -> PathBuf {
         Some(p) => PathBuf::from(p),
         None => PathBuf::from(env!("CARGO_BIN_EXE_keel")),
     };
-    assert!(p.is_file(), "runtime under test {} does not exist", p.display());
+    assert!(
+        p.is_file(),
+        "runtime under test {} does not exist",
+        p.display()
+    );
     p
 }
 
@@ -97,8 +100,14 @@ pub fn global() -> &'static Global {
     GLOBAL.get_or_init(|| {
         let probe = probe_path();
         let runtime_bin = runtime_bin();
-        assert!(Path::new(RUNC).is_file(), "reference runtime {RUNC} is not installed");
-        let preexisting_cgroup_parents = cgroup_parents().into_iter().filter(|p| p.exists()).collect();
+        assert!(
+            Path::new(RUNC).is_file(),
+            "reference runtime {RUNC} is not installed"
+        );
+        let preexisting_cgroup_parents = cgroup_parents()
+            .into_iter()
+            .filter(|p| p.exists())
+            .collect();
         let base = PathBuf::from(format!("/tmp/keel-it-{}", std::process::id()));
         fs::create_dir_all(&base).unwrap_or_else(|e| panic!("mkdir {}: {e}", base.display()));
         let template = base.join("template");
@@ -106,7 +115,12 @@ pub fn global() -> &'static Global {
         // SAFETY: registers a plain extern "C" fn with no captured state; it runs once at exit.
         let rc = unsafe { atexit(cleanup_at_exit) };
         assert_eq!(rc, 0, "atexit failed");
-        Global { base, template, probe, runtime_bin, preexisting_cgroup_parents }
+        Global {
+            base,
+            template,
+            runtime_bin,
+            preexisting_cgroup_parents,
+        }
     })
 }
 
@@ -142,17 +156,36 @@ impl Test {
         let g = global();
         let n = SEQ.fetch_add(1, Ordering::SeqCst);
         let dir = g.base.join(format!("{name}-{n}"));
-        fs::create_dir_all(dir.join("io")).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
+        fs::create_dir_all(dir.join("io"))
+            .unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
         let registry = Arc::new(Mutex::new(Registry::default()));
-        let rt_name = g.runtime_bin.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        let rt = Runtime::new(&rt_name, g.runtime_bin.clone(), dir.join("root-rt"), dir.join("io"), registry.clone());
-        let runc = Runtime::new("runc", PathBuf::from(RUNC), dir.join("root-ref"), dir.join("io"), registry.clone());
-        Test { name: format!("{name}-{n}"), dir, rt, runc, registry, bundles: AtomicUsize::new(0) }
-    }
-
-    /// Whether the runtime under test is runc itself (`KEEL_RUNTIME=/usr/bin/runc`).
-    pub fn rt_is_runc(&self) -> bool {
-        fs::canonicalize(&self.rt.bin).ok() == fs::canonicalize(RUNC).ok()
+        let rt_name = g
+            .runtime_bin
+            .file_name()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let rt = Runtime::new(
+            &rt_name,
+            g.runtime_bin.clone(),
+            dir.join("root-rt"),
+            dir.join("io"),
+            registry.clone(),
+        );
+        let runc = Runtime::new(
+            "runc",
+            PathBuf::from(RUNC),
+            dir.join("root-ref"),
+            dir.join("io"),
+            registry.clone(),
+        );
+        Test {
+            name: format!("{name}-{n}"),
+            dir,
+            rt,
+            runc,
+            registry,
+            bundles: AtomicUsize::new(0),
+        }
     }
 
     /// A fresh bundle with its own rootfs, a unique id and `cgroupsPath=/keel-it/<id>`.
@@ -171,7 +204,11 @@ impl Test {
 
     /// Runs `f` when the test ends (before the leak checks), last registered first.
     pub fn on_cleanup(&self, what: &str, f: impl FnOnce() + Send + 'static) {
-        self.registry.lock().unwrap_or_else(|p| p.into_inner()).cleanups.push((what.to_string(), Box::new(f)));
+        self.registry
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .cleanups
+            .push((what.to_string(), Box::new(f)));
     }
 
     /// `mount <args...> <target>` on the host; unmounted when the test ends.
@@ -182,10 +219,18 @@ impl Test {
             .stdin(Stdio::null())
             .status()
             .unwrap_or_else(|e| panic!("mount {args:?} {}: {e}", target.display()));
-        assert!(st.success(), "mount {args:?} {} failed: {st}", target.display());
+        assert!(
+            st.success(),
+            "mount {args:?} {} failed: {st}",
+            target.display()
+        );
         let t = target.to_path_buf();
         self.on_cleanup(&format!("umount {}", t.display()), move || {
-            let ok = Command::new("umount").arg(&t).status().map(|s| s.success()).unwrap_or(false);
+            let ok = Command::new("umount")
+                .arg(&t)
+                .status()
+                .map(|s| s.success())
+                .unwrap_or(false);
             if !ok {
                 let _ = Command::new("umount").arg("-l").arg(&t).status();
             }
@@ -205,14 +250,22 @@ impl Test {
     fn teardown(&self) -> Vec<String> {
         let (containers, cleanups) = {
             let mut reg = self.registry.lock().unwrap_or_else(|p| p.into_inner());
-            (std::mem::take(&mut reg.containers), std::mem::take(&mut reg.cleanups))
+            (
+                std::mem::take(&mut reg.containers),
+                std::mem::take(&mut reg.cleanups),
+            )
         };
         for c in &containers {
             let mut cmd = Command::new(&c.bin);
-            cmd.arg("--root").arg(&c.root).args(["delete", "--force", &c.id]);
-            cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+            cmd.arg("--root")
+                .arg(&c.root)
+                .args(["delete", "--force", &c.id]);
+            cmd.stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
             if let Ok(mut child) = cmd.spawn() {
-                let _ = runtime::wait_timeout(&mut child, Duration::from_secs(20), "delete --force");
+                let _ =
+                    runtime::wait_timeout(&mut child, Duration::from_secs(20), "delete --force");
             }
         }
         for (_, f) in cleanups.into_iter().rev() {
@@ -220,7 +273,12 @@ impl Test {
         }
         let mut problems = Vec::new();
         for c in &containers {
-            problems.extend(leaks::leftovers_settled(&c.root, &c.id, &c.bundle, Duration::from_secs(3)));
+            problems.extend(leaks::leftovers_settled(
+                &c.root,
+                &c.id,
+                &c.bundle,
+                Duration::from_secs(3),
+            ));
         }
         let mounts = leaks::mounts_mentioning(&self.dir);
         if mounts.is_empty() {
@@ -228,7 +286,10 @@ impl Test {
                 problems.push(format!("cannot remove {}: {e}", self.dir.display()));
             }
         } else {
-            problems.push(format!("mounts left under {} (dir kept): {mounts:?}", self.dir.display()));
+            problems.push(format!(
+                "mounts left under {} (dir kept): {mounts:?}",
+                self.dir.display()
+            ));
         }
         problems.sort();
         problems.dedup();
@@ -242,7 +303,11 @@ impl Drop for Test {
         if problems.is_empty() {
             return;
         }
-        let msg = format!("{}: left behind after the test:\n  {}", self.name, problems.join("\n  "));
+        let msg = format!(
+            "{}: left behind after the test:\n  {}",
+            self.name,
+            problems.join("\n  ")
+        );
         if std::thread::panicking() {
             eprintln!("{msg}");
         } else {

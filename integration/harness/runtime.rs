@@ -42,7 +42,6 @@ pub struct Out {
     pub stdout: String,
     pub stderr: String,
     pub stdout_path: PathBuf,
-    pub stderr_path: PathBuf,
 }
 
 impl fmt::Display for Out {
@@ -84,16 +83,15 @@ impl Out {
 
     /// Re-reads the captured stdout: after `create`/`run -d` the container writes there too.
     pub fn reread_stdout(&self) -> String {
-        fs::read(&self.stdout_path).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default()
-    }
-
-    pub fn reread_stderr(&self) -> String {
-        fs::read(&self.stderr_path).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default()
+        fs::read(&self.stdout_path)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default()
     }
 
     /// stdout parsed as one JSON value.
     pub fn json(&self) -> Value {
-        serde_json::from_str(self.stdout.trim()).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{self}"))
+        serde_json::from_str(self.stdout.trim())
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{self}"))
     }
 }
 
@@ -115,7 +113,10 @@ pub fn wait_timeout(child: &mut Child, timeout: Duration, what: &str) -> std::pr
             Ok(None) => {
                 let _ = child.kill();
                 let _ = child.wait();
-                panic!("`{what}` did not finish within {timeout:?}; killed pid {}", child.id());
+                panic!(
+                    "`{what}` did not finish within {timeout:?}; killed pid {}",
+                    child.id()
+                );
             }
             Err(e) => panic!("waiting for `{what}`: {e}"),
         }
@@ -123,17 +124,30 @@ pub fn wait_timeout(child: &mut Child, timeout: Duration, what: &str) -> std::pr
 }
 
 impl Runtime {
-    pub(super) fn new(name: &str, bin: PathBuf, root: PathBuf, io_dir: PathBuf, registry: Arc<Mutex<Registry>>) -> Runtime {
-        Runtime { name: name.to_string(), bin, root, io_dir, registry, seq: Arc::new(AtomicUsize::new(0)) }
-    }
-
-    pub fn root_str(&self) -> &str {
-        self.root.to_str().expect("root paths are UTF-8")
+    pub(super) fn new(
+        name: &str,
+        bin: PathBuf,
+        root: PathBuf,
+        io_dir: PathBuf,
+        registry: Arc<Mutex<Registry>>,
+    ) -> Runtime {
+        Runtime {
+            name: name.to_string(),
+            bin,
+            root,
+            io_dir,
+            registry,
+            seq: Arc::new(AtomicUsize::new(0)),
+        }
     }
 
     /// `<bin> --root <root> args...` as an argv (for wrappers such as `sh -c 'exec 3<f; exec "$@"'`).
     pub fn argv(&self, args: &[&str]) -> Vec<OsString> {
-        let mut v: Vec<OsString> = vec![self.bin.clone().into(), "--root".into(), self.root.clone().into()];
+        let mut v: Vec<OsString> = vec![
+            self.bin.clone().into(),
+            "--root".into(),
+            self.root.clone().into(),
+        ];
         v.extend(args.iter().map(OsString::from));
         v
     }
@@ -148,15 +162,29 @@ impl Runtime {
     }
 
     /// Spawns `cmd` with stdout/stderr redirected to fresh files; returns the child and the files.
-    pub fn spawn_captured(&self, mut cmd: Command, label: &str) -> (Child, String, PathBuf, PathBuf) {
+    pub fn spawn_captured(
+        &self,
+        mut cmd: Command,
+        label: &str,
+    ) -> (Child, String, PathBuf, PathBuf) {
         let n = self.seq.fetch_add(1, Ordering::SeqCst);
-        let verb: String = label.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).take(24).collect();
+        let verb: String = label
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .take(24)
+            .collect();
         let stdout_path = self.io_dir.join(format!("{}-{n:03}-{verb}.out", self.name));
         let stderr_path = self.io_dir.join(format!("{}-{n:03}-{verb}.err", self.name));
-        let so = File::create(&stdout_path).unwrap_or_else(|e| panic!("create {}: {e}", stdout_path.display()));
-        let se = File::create(&stderr_path).unwrap_or_else(|e| panic!("create {}: {e}", stderr_path.display()));
+        let so = File::create(&stdout_path)
+            .unwrap_or_else(|e| panic!("create {}: {e}", stdout_path.display()));
+        let se = File::create(&stderr_path)
+            .unwrap_or_else(|e| panic!("create {}: {e}", stderr_path.display()));
         cmd.stdout(so).stderr(se);
-        let shown = format!("{:?} {:?}", cmd.get_program(), cmd.get_args().collect::<Vec<_>>());
+        let shown = format!(
+            "{:?} {:?}",
+            cmd.get_program(),
+            cmd.get_args().collect::<Vec<_>>()
+        );
         let child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {shown}: {e}"));
         (child, shown, stdout_path, stderr_path)
     }
@@ -165,13 +193,26 @@ impl Runtime {
     pub fn capture(&self, cmd: Command, label: &str) -> Out {
         let (mut child, shown, stdout_path, stderr_path) = self.spawn_captured(cmd, label);
         let status = wait_timeout(&mut child, INVOKE_TIMEOUT, &shown);
-        let read = |p: &Path| fs::read(p).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
-        Out { cmd: shown, code: exit_code(status), stdout: read(&stdout_path), stderr: read(&stderr_path), stdout_path, stderr_path }
+        let read = |p: &Path| {
+            fs::read(p)
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .unwrap_or_default()
+        };
+        Out {
+            cmd: shown,
+            code: exit_code(status),
+            stdout: read(&stdout_path),
+            stderr: read(&stderr_path),
+            stdout_path,
+        }
     }
 
     /// `<bin> --root <root> args...`, stdin null.
     pub fn invoke(&self, args: &[&str]) -> Out {
-        self.capture(self.command(args), args.first().copied().unwrap_or("noargs"))
+        self.capture(
+            self.command(args),
+            args.first().copied().unwrap_or("noargs"),
+        )
     }
 
     /// Remembers that `id` may exist under this runtime's root, for cleanup and leak checks.
@@ -181,7 +222,11 @@ impl Runtime {
 
     pub fn register_id(&self, id: &str, b: &Bundle) {
         let mut reg = self.registry.lock().unwrap_or_else(|p| p.into_inner());
-        if !reg.containers.iter().any(|r| r.root == self.root && r.id == id) {
+        if !reg
+            .containers
+            .iter()
+            .any(|r| r.root == self.root && r.id == id)
+        {
             reg.containers.push(Registered {
                 bin: self.bin.clone(),
                 root: self.root.clone(),
@@ -241,7 +286,10 @@ impl Runtime {
     }
 
     pub fn status(&self, id: &str) -> String {
-        self.state_json(id)["status"].as_str().unwrap_or_else(|| panic!("state of {id} has no status")).to_string()
+        self.state_json(id)["status"]
+            .as_str()
+            .unwrap_or_else(|| panic!("state of {id} has no status"))
+            .to_string()
     }
 
     /// Polls `state` until the status is `want` (or fails after `timeout`).
@@ -252,7 +300,11 @@ impl Runtime {
             if st["status"] == want {
                 return st;
             }
-            assert!(Instant::now() < deadline, "{}: container {id} not {want:?} after {timeout:?}: {st}", self.name);
+            assert!(
+                Instant::now() < deadline,
+                "{}: container {id} not {want:?} after {timeout:?}: {st}",
+                self.name
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }

@@ -126,7 +126,10 @@ mod tests {
     fn escapes_quotes_backslashes_and_controls() {
         assert_eq!(escape(r#"a"b\c"#), r#""a\"b\\c""#);
         assert_eq!(escape("l1\nl2\r\t"), r#""l1\nl2\r\t""#);
-        assert_eq!(escape("\u{0}\u{1f}\u{8}\u{c}\u{7f}"), r#""\u0000\u001f\b\f\u007f""#);
+        assert_eq!(
+            escape("\u{0}\u{1f}\u{8}\u{c}\u{7f}"),
+            r#""\u0000\u001f\b\f\u007f""#
+        );
     }
 
     #[test]
@@ -138,7 +141,10 @@ mod tests {
     #[test]
     fn renders_nested_values() {
         let v = Json::Obj(vec![
-            ("a".into(), Json::Arr(vec![Json::Int(-1), Json::Null, Json::Bool(true)])),
+            (
+                "a".into(),
+                Json::Arr(vec![Json::Int(-1), Json::Null, Json::Bool(true)]),
+            ),
             ("k\"ey".into(), Json::str("v")),
             ("o".into(), Json::Obj(vec![])),
         ]);

@@ -14,6 +14,8 @@
 //!
 //! The probe never panics: a field it cannot read becomes `{"error": "<strerror>"}`.
 
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
 mod json;
 mod mountinfo;
 
@@ -111,7 +113,11 @@ fn lossy(b: &[u8]) -> String {
 }
 
 fn c_chars(buf: &[libc::c_char]) -> String {
-    let bytes: Vec<u8> = buf.iter().take_while(|c| **c != 0).map(|c| *c as u8).collect();
+    let bytes: Vec<u8> = buf
+        .iter()
+        .take_while(|c| **c != 0)
+        .map(|c| *c as u8)
+        .collect();
     lossy(&bytes)
 }
 
@@ -185,7 +191,10 @@ fn caps(status: &Result<String, Error>) -> Json {
             Some(hex) => match u64::from_str_radix(&hex, 16) {
                 Ok(mask) => Json::Obj(vec![
                     ("hex".into(), Json::Str(hex)),
-                    ("names".into(), Json::Arr(cap_names(mask).into_iter().map(Json::Str).collect())),
+                    (
+                        "names".into(),
+                        Json::Arr(cap_names(mask).into_iter().map(Json::Str).collect()),
+                    ),
                 ]),
                 Err(_) => Json::error_msg(format!("cannot parse {key}: {hex}")),
             },
@@ -245,7 +254,10 @@ fn rlim(v: libc::rlim_t) -> Json {
 fn rlimits() -> Json {
     let mut out = Vec::new();
     for (name, res) in RLIMITS {
-        let mut r = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        let mut r = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
         // SAFETY: valid pointer to an rlimit.
         let v = if unsafe { libc::getrlimit(res, &mut r) } == 0 {
             Json::Arr(vec![rlim(r.rlim_cur), rlim(r.rlim_max)])
@@ -277,7 +289,11 @@ fn int_file(path: &str) -> Json {
 fn sched() -> Json {
     // SAFETY: plain syscalls on the calling process.
     let policy = unsafe { libc::sched_getscheduler(0) };
-    let policy = if policy < 0 { Json::error_errno(errno()) } else { Json::Int(policy as i64) };
+    let policy = if policy < 0 {
+        Json::error_errno(errno())
+    } else {
+        Json::Int(policy as i64)
+    };
     let mut p = libc::sched_param { sched_priority: 0 };
     // SAFETY: valid pointer to a sched_param.
     let prio = if unsafe { libc::sched_getparam(0, &mut p) } == 0 {
@@ -290,8 +306,16 @@ fn sched() -> Json {
     unsafe { *libc::__errno_location() = 0 };
     // SAFETY: plain syscall.
     let nice = unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) };
-    let nice = if nice == -1 && errno() != 0 { Json::error_errno(errno()) } else { Json::Int(nice as i64) };
-    Json::Obj(vec![("policy".into(), policy), ("priority".into(), prio), ("nice".into(), nice)])
+    let nice = if nice == -1 && errno() != 0 {
+        Json::error_errno(errno())
+    } else {
+        Json::Int(nice as i64)
+    };
+    Json::Obj(vec![
+        ("policy".into(), policy),
+        ("priority".into(), prio),
+        ("nice".into(), nice),
+    ])
 }
 
 fn ioprio() -> Json {
@@ -309,7 +333,8 @@ fn cpu_affinity() -> Json {
     // SAFETY: cpu_set_t is plain old data.
     let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
     // SAFETY: valid pointer and size.
-    if unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) } != 0 {
+    if unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) } != 0
+    {
         return Json::error_errno(errno());
     }
     let mut cpus = Vec::new();
@@ -359,7 +384,10 @@ fn fds() -> Json {
                     Ok(t) => Json::Str(t),
                     Err(e) => Json::error_io(&e),
                 };
-                Json::Obj(vec![("fd".into(), Json::Int(n as i64)), ("target".into(), target)])
+                Json::Obj(vec![
+                    ("fd".into(), Json::Int(n as i64)),
+                    ("target".into(), target),
+                ])
             })
             .collect(),
     )
@@ -374,7 +402,11 @@ fn stat_field(n: usize) -> Json {
                 Some(i) => &t[i + 1..],
                 None => return Json::error_msg("malformed /proc/self/stat"),
             };
-            match after.split_whitespace().nth(n - 3).and_then(|v| v.parse::<i64>().ok()) {
+            match after
+                .split_whitespace()
+                .nth(n - 3)
+                .and_then(|v| v.parse::<i64>().ok())
+            {
                 Some(v) => Json::Int(v),
                 None => Json::error_msg(format!("no field {n} in /proc/self/stat")),
             }
@@ -388,7 +420,11 @@ fn tty() -> Json {
     let mut buf = [0 as libc::c_char; 256];
     // SAFETY: buf is writable for its length.
     let r = unsafe { libc::ttyname_r(0, buf.as_mut_ptr(), buf.len()) };
-    let ttyname = if r == 0 { Json::Str(c_chars(&buf)) } else { Json::error_errno(r) };
+    let ttyname = if r == 0 {
+        Json::Str(c_chars(&buf))
+    } else {
+        Json::error_errno(r)
+    };
     Json::Obj(vec![
         ("stdin_isatty".into(), isatty(0)),
         ("stdout_isatty".into(), isatty(1)),
@@ -399,10 +435,13 @@ fn tty() -> Json {
 }
 
 fn clock_s(id: libc::clockid_t) -> Json {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: valid pointer to a timespec.
     if unsafe { libc::clock_gettime(id, &mut ts) } == 0 {
-        Json::Int(ts.tv_sec as i64)
+        Json::Int(ts.tv_sec)
     } else {
         Json::error_errno(errno())
     }
@@ -412,16 +451,37 @@ fn report() -> Json {
     let status = read_text("/proc/self/status");
     let uts = uname();
     let uts_field = |k: &str| match &uts {
-        Json::Obj(f) => f.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or(Json::Null),
+        Json::Obj(f) => f
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or(Json::Null),
         other => other.clone(),
     };
     // SAFETY: the id getters cannot fail.
-    let (uid, gid, euid, egid) = unsafe { (libc::getuid(), libc::getgid(), libc::geteuid(), libc::getegid()) };
+    let (uid, gid, euid, egid) = unsafe {
+        (
+            libc::getuid(),
+            libc::getgid(),
+            libc::geteuid(),
+            libc::getegid(),
+        )
+    };
     // SAFETY: prctl(PR_GET_NO_NEW_PRIVS) takes no pointers.
     let nnp = unsafe { libc::prctl(libc::PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) };
-    let nnp = if nnp < 0 { Json::error_errno(errno()) } else { Json::Bool(nnp == 1) };
-    let cwd = Json::from_result(std::env::current_dir().map(|p| Json::Str(lossy(p.as_os_str().as_bytes()))));
-    let args = Json::Arr(std::env::args_os().map(|a| Json::Str(lossy(a.as_bytes()))).collect());
+    let nnp = if nnp < 0 {
+        Json::error_errno(errno())
+    } else {
+        Json::Bool(nnp == 1)
+    };
+    let cwd = Json::from_result(
+        std::env::current_dir().map(|p| Json::Str(lossy(p.as_os_str().as_bytes()))),
+    );
+    let args = Json::Arr(
+        std::env::args_os()
+            .map(|a| Json::Str(lossy(a.as_bytes())))
+            .collect(),
+    );
     let env = Json::Arr(
         std::env::vars_os()
             .map(|(k, v)| {
@@ -434,7 +494,11 @@ fn report() -> Json {
     );
     // SAFETY: personality(0xffffffff) only queries.
     let personality = unsafe { libc::personality(0xffff_ffff) };
-    let personality = if personality < 0 { Json::error_errno(errno()) } else { Json::Int(personality as i64) };
+    let personality = if personality < 0 {
+        Json::error_errno(errno())
+    } else {
+        Json::Int(personality as i64)
+    };
     // SAFETY: the pid getters cannot fail.
     let (pid, ppid) = unsafe { (libc::getpid(), libc::getppid()) };
 
@@ -524,7 +588,11 @@ fn check(path: &str) -> Json {
         return Json::Obj(out);
     }
     let kind = file_type(st.st_mode);
-    let target = if kind == "symlink" { Json::from_result(readlink(path).map(Json::Str)) } else { Json::Null };
+    let target = if kind == "symlink" {
+        Json::from_result(readlink(path).map(Json::Str))
+    } else {
+        Json::Null
+    };
     // SAFETY: statfs is plain old data.
     let mut sfs: libc::statfs = unsafe { std::mem::zeroed() };
     // SAFETY: valid C string and pointer.
@@ -536,15 +604,30 @@ fn check(path: &str) -> Json {
     out.extend([
         ("exists".to_string(), Json::Bool(true)),
         ("type".to_string(), Json::str(kind)),
-        ("mode".to_string(), Json::Str(format!("{:04o}", st.st_mode & 0o7777))),
+        (
+            "mode".to_string(),
+            Json::Str(format!("{:04o}", st.st_mode & 0o7777)),
+        ),
         ("uid".to_string(), Json::Int(st.st_uid as i64)),
         ("gid".to_string(), Json::Int(st.st_gid as i64)),
         ("size".to_string(), Json::Int(st.st_size)),
-        ("rdev_major".to_string(), Json::Int(libc::major(st.st_rdev) as i64)),
-        ("rdev_minor".to_string(), Json::Int(libc::minor(st.st_rdev) as i64)),
+        (
+            "rdev_major".to_string(),
+            Json::Int(libc::major(st.st_rdev) as i64),
+        ),
+        (
+            "rdev_minor".to_string(),
+            Json::Int(libc::minor(st.st_rdev) as i64),
+        ),
         ("symlink_target".to_string(), target),
-        ("open_read_errno".to_string(), Json::Int(open_errno(&c, libc::O_RDONLY))),
-        ("open_write_errno".to_string(), Json::Int(open_errno(&c, libc::O_WRONLY | libc::O_NONBLOCK))),
+        (
+            "open_read_errno".to_string(),
+            Json::Int(open_errno(&c, libc::O_RDONLY)),
+        ),
+        (
+            "open_write_errno".to_string(),
+            Json::Int(open_errno(&c, libc::O_WRONLY | libc::O_NONBLOCK)),
+        ),
         ("statfs_type".to_string(), statfs_type),
     ]);
     Json::Obj(out)
@@ -585,9 +668,18 @@ fn write_file(path: &str, content: &str) -> i32 {
         }
     };
     // SAFETY: valid C string.
-    let fd = unsafe { libc::open(c.as_ptr(), libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_CLOEXEC, 0o644) };
+    let fd = unsafe {
+        libc::open(
+            c.as_ptr(),
+            libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_CLOEXEC,
+            0o644,
+        )
+    };
     let fail = |e: i32| {
-        let j = Json::Obj(vec![("errno".into(), Json::Int(e as i64)), ("error".into(), Json::Str(json::strerror(e)))]);
+        let j = Json::Obj(vec![
+            ("errno".into(), Json::Int(e as i64)),
+            ("error".into(), Json::Str(json::strerror(e))),
+        ]);
         println!("{}", j.render());
         1
     };
@@ -698,7 +790,9 @@ fn run(args: &[String]) -> i32 {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args_os().map(|a| lossy(OsStr::as_bytes(&a))).collect();
+    let args: Vec<String> = std::env::args_os()
+        .map(|a| lossy(OsStr::as_bytes(&a)))
+        .collect();
     std::process::exit(run(&args));
 }
 
@@ -710,7 +804,10 @@ mod tests {
     fn cap_names_are_sorted_and_cover_41() {
         assert_eq!(CAP_NAMES[40], "CAP_CHECKPOINT_RESTORE");
         assert_eq!(cap_names(0), Vec::<String>::new());
-        assert_eq!(cap_names(0x20000420), vec!["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]);
+        assert_eq!(
+            cap_names(0x20000420),
+            vec!["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
+        );
         assert_eq!(cap_names(0x1ff_ffff_ffff).len(), 41);
         assert_eq!(cap_names(1 << 45), vec!["CAP_45"]);
     }
@@ -719,7 +816,10 @@ mod tests {
     fn status_field_strips_key_and_whitespace() {
         let s = "Name:\tx\nUmask:\t0022\nCapEff:\t00000000a80425fb\nSeccomp:\t2\n";
         assert_eq!(status_field(s, "Umask").as_deref(), Some("0022"));
-        assert_eq!(status_field(s, "CapEff").as_deref(), Some("00000000a80425fb"));
+        assert_eq!(
+            status_field(s, "CapEff").as_deref(),
+            Some("00000000a80425fb")
+        );
         assert_eq!(status_field(s, "Seccomp").as_deref(), Some("2"));
         assert_eq!(status_field(s, "Cap"), None);
     }
@@ -727,11 +827,38 @@ mod tests {
     #[test]
     fn report_is_an_object_with_every_field() {
         let r = report();
-        let Json::Obj(fields) = r else { panic!("report is not an object") };
+        let Json::Obj(fields) = r else {
+            panic!("report is not an object")
+        };
         for k in [
-            "hostname", "domainname", "uid", "gid", "euid", "egid", "groups", "caps", "no_new_privs", "seccomp",
-            "umask", "cwd", "args", "env", "pid", "ppid", "mounts", "namespaces", "rlimits", "cgroup",
-            "oom_score_adj", "personality", "sched", "ioprio", "cpu_affinity", "fds", "tty", "clocks",
+            "hostname",
+            "domainname",
+            "uid",
+            "gid",
+            "euid",
+            "egid",
+            "groups",
+            "caps",
+            "no_new_privs",
+            "seccomp",
+            "umask",
+            "cwd",
+            "args",
+            "env",
+            "pid",
+            "ppid",
+            "mounts",
+            "namespaces",
+            "rlimits",
+            "cgroup",
+            "oom_score_adj",
+            "personality",
+            "sched",
+            "ioprio",
+            "cpu_affinity",
+            "fds",
+            "tty",
+            "clocks",
         ] {
             assert!(fields.iter().any(|(n, _)| n == k), "missing {k}");
         }

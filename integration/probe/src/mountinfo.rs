@@ -25,8 +25,13 @@ pub fn unescape(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
-            let v = (b[i + 1] - b'0') as u32 * 64 + (b[i + 2] - b'0') as u32 * 8 + (b[i + 3] - b'0') as u32;
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
+            let v = (b[i + 1] - b'0') as u32 * 64
+                + (b[i + 2] - b'0') as u32 * 8
+                + (b[i + 3] - b'0') as u32;
             if v <= 0xff {
                 out.push(v as u8);
                 i += 4;
@@ -54,12 +59,18 @@ pub fn parse_line(line: &str) -> Option<MountInfo> {
         propagation: fields[6..sep].iter().map(|s| s.to_string()).collect(),
         fstype: fields[sep + 1].to_string(),
         source: unescape(fields[sep + 2]),
-        super_options: fields.get(sep + 3).map(|s| s.to_string()).unwrap_or_default(),
+        super_options: fields
+            .get(sep + 3)
+            .map(|s| s.to_string())
+            .unwrap_or_default(),
     })
 }
 
 pub fn parse(text: &str) -> Vec<MountInfo> {
-    text.lines().filter(|l| !l.trim().is_empty()).filter_map(parse_line).collect()
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .filter_map(parse_line)
+        .collect()
 }
 
 impl MountInfo {
@@ -87,8 +98,10 @@ mod tests {
 
     #[test]
     fn parses_the_proc5_example() {
-        let m = parse_line("36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw,errors=continue")
-            .unwrap();
+        let m = parse_line(
+            "36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw,errors=continue",
+        )
+        .unwrap();
         assert_eq!(m.mount_id, 36);
         assert_eq!(m.parent_id, 35);
         assert_eq!(m.root, "/mnt1");
@@ -104,14 +117,22 @@ mod tests {
     fn no_optional_fields_and_several() {
         let m = parse_line("1 0 0:5 / /proc rw,nosuid - proc proc rw").unwrap();
         assert!(m.propagation.is_empty());
-        let m = parse_line("2 1 0:6 / /x rw shared:3 master:1 propagate_from:2 - tmpfs tmpfs rw,size=4k").unwrap();
-        assert_eq!(m.propagation, vec!["shared:3", "master:1", "propagate_from:2"]);
+        let m = parse_line(
+            "2 1 0:6 / /x rw shared:3 master:1 propagate_from:2 - tmpfs tmpfs rw,size=4k",
+        )
+        .unwrap();
+        assert_eq!(
+            m.propagation,
+            vec!["shared:3", "master:1", "propagate_from:2"]
+        );
         assert_eq!(m.super_options, "rw,size=4k");
     }
 
     #[test]
     fn unescapes_octal_sequences() {
-        let m = parse_line(r"3 1 0:7 /a\040b /mnt/with\040space\011tab\134x rw - tmpfs my\040src rw").unwrap();
+        let m =
+            parse_line(r"3 1 0:7 /a\040b /mnt/with\040space\011tab\134x rw - tmpfs my\040src rw")
+                .unwrap();
         assert_eq!(m.root, "/a b");
         assert_eq!(m.mount_point, "/mnt/with space\ttab\\x");
         assert_eq!(m.source, "my src");
