@@ -91,6 +91,36 @@ fn run_returns_the_process_exit_code() {
 }
 
 #[test]
+fn run_reports_death_by_signal_as_128_plus_n() {
+    let t = Test::new("run-signal");
+    for rt in [&t.rt, &t.runc] {
+        let b = t.bundle().with_probe(&["sleep", "30"]);
+        b.write();
+        rt.register(&b);
+        let (mut child, shown, _, _) =
+            rt.spawn_captured(rt.command(&["run", "--bundle", b.dir_str(), &b.id]), "run");
+        let deadline = std::time::Instant::now() + WAIT;
+        while rt.state(&b.id).json_or_null()["status"] != "running" {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{}: never running",
+                rt.name
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        rt.kill(&b.id, Some("KILL")).ok();
+        let st = crate::harness::runtime::wait_timeout(&mut child, WAIT, &shown);
+        assert_eq!(
+            st.code(),
+            Some(137),
+            "{}: `run` of a SIGKILLed process: {st}",
+            rt.name
+        );
+        assert_nothing_left(&rt.root, &b.id, &b.dir);
+    }
+}
+
+#[test]
 fn run_passes_container_output_through() {
     let t = Test::new("run-output");
     let mut b = t.bundle();

@@ -88,6 +88,11 @@ impl Out {
             .unwrap_or_default()
     }
 
+    /// stdout parsed as JSON, or null if it is not JSON (e.g. while a container is appearing).
+    pub fn json_or_null(&self) -> Value {
+        serde_json::from_str(self.stdout.trim()).unwrap_or(Value::Null)
+    }
+
     /// stdout parsed as one JSON value.
     pub fn json(&self) -> Value {
         serde_json::from_str(self.stdout.trim())
