@@ -52,6 +52,54 @@ pub fn processes_rooted_in(rootfs: &Path) -> Vec<String> {
     out
 }
 
+extern "C" {
+    fn kill(pid: i32, sig: i32) -> i32;
+}
+
+const SIGKILL: i32 = 9;
+
+/// Cleans up after a leak that was already reported: SIGKILLs the processes still in the
+/// test's own cgroups (`/sys/fs/cgroup/*/keel-it/<name>`, which the runtime under test made for
+/// this test) and then rmdirs those leaf cgroups. Returns what it did, for the report.
+pub fn reap_test_cgroups(id: &str, bundle: &Path) -> Vec<String> {
+    let mut done = Vec::new();
+    let names = cgroup_names(id, bundle);
+    let dirs: Vec<PathBuf> = super::cgroup_parents()
+        .into_iter()
+        .flat_map(|p| names.iter().map(move |n| p.join(n)))
+        .filter(|d| d.is_dir())
+        .collect();
+    for d in &dirs {
+        let procs = fs::read_to_string(d.join("cgroup.procs")).unwrap_or_default();
+        for pid in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+            // Only a process that is still in this test's cgroup.
+            let cg = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+            if names
+                .iter()
+                .any(|n| cg.contains(&format!("/{CGROUP_PARENT}/{n}\n")))
+            {
+                // SAFETY: plain kill(2) of a pid read from our own test cgroup just now.
+                unsafe { kill(pid, SIGKILL) };
+                done.push(format!("killed leaked process {pid}"));
+            }
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(3);
+    for d in &dirs {
+        while fs::remove_dir(d).is_err() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        done.push(format!(
+            "rmdir {}: {}",
+            d.display(),
+            if d.exists() { "failed" } else { "done" }
+        ));
+    }
+    done.sort();
+    done.dedup();
+    done
+}
+
 /// The cgroup names to look for: the container id and the bundle's `cgroupsPath` under /keel-it.
 fn cgroup_names(id: &str, bundle: &Path) -> Vec<String> {
     let mut names = vec![id.to_string()];
