@@ -18,7 +18,16 @@ pub struct Bundle {
 pub fn load(dir: &Path) -> Result<Bundle> {
     let dir = std::fs::canonicalize(dir).with_context(|| format!("bundle {}", dir.display()))?;
     let path = dir.join("config.json");
-    let text = std::fs::read(&path).with_context(|| format!("open {}", path.display()))?;
+    let text = match std::fs::read(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            bail!(
+                "JSON specification file config.json not found in {}",
+                dir.display()
+            )
+        }
+        Err(e) => return Err(Error::from(e).context(format!("open {}", path.display()))),
+    };
     let spec = parse(&text).context("config.json")?;
     validate(&spec)?;
     let Some(root) = spec.root() else {

@@ -79,8 +79,13 @@ pub fn validate(spec: &Spec) -> Result<()> {
 /// Run every hook of `kind` in order; the first failure is returned.
 pub fn run(spec: &Spec, kind: Kind, state_json: &str) -> Result<()> {
     for (i, h) in list(spec, kind).iter().enumerate() {
-        run_one(h, state_json)
-            .with_context(|| format!("{}[{i}]: {}", kind.field(), h.path().display()))?;
+        run_one(h, state_json).with_context(|| {
+            format!(
+                "{}[{i}]: error running hook {}",
+                kind.field(),
+                h.path().display()
+            )
+        })?;
     }
     Ok(())
 }
@@ -90,7 +95,7 @@ pub fn run_warn_spec(hooks: Option<&Hooks>, kind: Kind, state_json: &str) {
     for (i, h) in of(hooks, kind).iter().enumerate() {
         if let Err(e) = run_one(h, state_json) {
             crate::log::warn(&format!(
-                "{}[{i}]: {}: {e}",
+                "{}[{i}]: error running hook {}: {e}",
                 kind.field(),
                 h.path().display()
             ));
@@ -129,7 +134,7 @@ fn run_one(h: &Hook, state_json: &str) -> Result<()> {
                 if Instant::now() >= deadline {
                     let _ = child.kill();
                     let _ = child.wait();
-                    bail!("timed out after {secs}s");
+                    bail!("hook ran past specified timeout of {secs}.0s");
                 }
                 std::thread::sleep(Duration::from_millis(2));
             }
@@ -144,8 +149,17 @@ fn run_one(h: &Hook, state_json: &str) -> Result<()> {
         };
         let stderr = text(out.as_ref().map(|o| &o.stderr));
         let stdout = text(out.as_ref().map(|o| &o.stdout));
+        // Go's wording ("exit status 3", "signal: killed"), which callers may match on.
+        let how = match (
+            status.code(),
+            std::os::unix::process::ExitStatusExt::signal(&status),
+        ) {
+            (Some(c), _) => format!("exit status {c}"),
+            (None, Some(s)) => format!("signal {s}"),
+            _ => status.to_string(),
+        };
         return Err(Error::msg(format!(
-            "{status}, stdout: {stdout}, stderr: {stderr}"
+            "{how}, stdout: {stdout}, stderr: {stderr}"
         )));
     }
     Ok(())

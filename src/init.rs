@@ -102,6 +102,7 @@ fn recipe(p: &Plan, f: &ChildFds) -> Result<Infallible> {
     if let Some(devices) = &p.devices {
         rootfs::setup_dev(rootfs, devices, p.ns.new_user)?;
     }
+    rootfs::create_cwd(rootfs, proc.cwd())?;
 
     // sync 2: prestart and createRuntime hooks run in the parent; createContainer runs here, in
     // the container's namespaces, before pivot_root.

@@ -344,8 +344,26 @@ fn mount_cgroup(p: &MountPlan, dest: &Path, ctx: &Ctx) -> Result<()> {
         if name == "unified" {
             continue;
         }
-        let sub = dest.join(name.trim_start_matches("name="));
+        let sub = dest.join(name);
         mkdir_all(&sub)?;
+        if ctx.new_cgroupns {
+            // In its own cgroup namespace the container gets real cgroupfs mounts, rooted at its
+            // cgroup (runc names the source after the hierarchy for name=systemd).
+            let (source, data) = match name.as_str() {
+                "systemd" => ("systemd", "name=systemd".to_string()),
+                n => ("cgroup", n.to_string()),
+            };
+            let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC | ro;
+            mount(
+                Some(source),
+                &sub,
+                Some("cgroup"),
+                flags,
+                Some(data.as_str()),
+            )
+            .with_context(|| format!("mount cgroup {name}"))?;
+            continue;
+        }
         mount(
             Some(src),
             &sub,

@@ -290,6 +290,15 @@ fn create_devices(rootfs: &Path, devices: &[DevicePlan], userns: bool) -> Result
     Ok(())
 }
 
+/// process.cwd is created when missing (runc does, with mode 0755, before pivot_root).
+pub fn create_cwd(rootfs: &Path, cwd: &Path) -> Result<()> {
+    let dir = secure_join(rootfs, cwd)?;
+    if !dir.exists() {
+        mkdir_all(&dir).context("process.cwd")?;
+    }
+    Ok(())
+}
+
 /// pivot_root(".", ".") then detach the old root, as runc does: after the pivot the old root is
 /// stacked under the new one at "/"; make it rslave so the unmount does not propagate to the host,
 /// then lazily unmount it.

@@ -157,6 +157,7 @@ pub fn create(root: &Path, id: &str, args: &CreateArgs, will_detach: bool) -> Re
     let mut env = process.env().clone().unwrap_or_default();
     if listen > 0 {
         env.push(format!("LISTEN_FDS={listen}"));
+        env.push("LISTEN_PID=1".to_string());
     }
     let layout = cgroups::detect()?;
     let cgroup_v2_only = layout.v2_only();
@@ -239,7 +240,14 @@ pub fn create(root: &Path, id: &str, args: &CreateArgs, will_detach: bool) -> Re
 
     let restore = namespaces::enter_for_clone(&plan.ns, &joins)?;
     let forked = sys::clone_fork(plan.ns.clone_flags);
-    let restored = namespaces::restore_parent(restore);
+    if !matches!(forked, Ok(sys::Forked::Child)) {
+        // Only the parent goes back to its own pid/time namespaces; init stays where it is.
+        let restored = namespaces::restore_parent(restore);
+        if let Ok(sys::Forked::Parent { pid, .. }) = &forked {
+            undo.child = Some((*pid, None));
+        }
+        restored?;
+    }
     let (pid, pidfd) = match forked.context("clone init into its namespaces")? {
         sys::Forked::Child => {
             drop(chan);
@@ -257,7 +265,6 @@ pub fn create(root: &Path, id: &str, args: &CreateArgs, will_detach: bool) -> Re
         sys::Forked::Parent { pid, pidfd } => (pid, pidfd),
     };
     undo.child = Some((pid, pidfd));
-    restored?;
     drop(child_chan);
     drop(console);
 

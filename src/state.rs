@@ -69,6 +69,9 @@ pub struct Container {
 
 /// runc's rule: letters, digits, `_ + - .`, and not "." or "..".
 pub fn validate_id(id: &str) -> Result<()> {
+    if id.is_empty() {
+        bail!("container id cannot be empty");
+    }
     let ok = !id.is_empty()
         && id != "."
         && id != ".."
@@ -183,16 +186,22 @@ impl Container {
     }
 }
 
+/// The runtime-spec state for hooks, shaped as runc sends it: no `annotations` when there are
+/// none, and no `pid` once the container has stopped.
 pub fn hook_state_json(s: &Saved, status: &str) -> String {
-    serde_json::json!({
+    let mut v = serde_json::json!({
         "ociVersion": s.oci_version,
         "id": s.id,
         "status": status,
-        "pid": s.pid,
         "bundle": s.bundle,
-        "annotations": s.annotations,
-    })
-    .to_string()
+    });
+    if status != "stopped" {
+        v["pid"] = s.pid.into();
+    }
+    if !s.annotations.is_empty() {
+        v["annotations"] = serde_json::json!(s.annotations);
+    }
+    v.to_string()
 }
 
 /// The same hook state with another status (init gets the parent's "creating" state and passes
