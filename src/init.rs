@@ -16,7 +16,7 @@ use crate::mounts;
 use crate::namespaces;
 use crate::process;
 use crate::rootfs;
-use crate::spawn::{ChildFds, Plan};
+use crate::spawn::{ChildFds, ExecFds, ExecPlan, Plan};
 use crate::sys;
 use crate::sysctl;
 use nix::sched::CloneFlags;
@@ -26,12 +26,22 @@ use std::os::fd::AsRawFd;
 
 /// Never returns: runs the recipe, reports a failure to the parent, and `_exit`s.
 pub fn run(plan: &Plan, fds: ChildFds) -> ! {
-    let code = match recipe(plan, &fds) {
+    finish(recipe(plan, &fds), &fds.chan)
+}
+
+/// The exec'd process: the same ending as init, without the rootfs work (it joins the
+/// container's namespaces instead).
+pub fn run_exec(plan: &ExecPlan, fds: ExecFds) -> ! {
+    finish(exec_recipe(plan, &fds), &fds.chan)
+}
+
+fn finish(r: Result<Infallible>, chan: &crate::channel::Channel) -> ! {
+    let code = match r {
         Ok(never) => match never {},
         Err(e) => {
             // Before "ready" the parent reports this; after it (the parent may be gone) the
             // container's stderr is the only place left.
-            if fds.chan.send(&Msg::Error(e.to_string())).is_err() {
+            if chan.send(&Msg::Error(e.to_string())).is_err() {
                 let _ = writeln!(std::io::stderr(), "keel init: {e}");
             }
             1
@@ -47,20 +57,102 @@ fn prctl(option: libc::c_int, arg: libc::c_ulong, what: &str) -> Result<()> {
     Ok(())
 }
 
-fn recipe(p: &Plan, f: &ChildFds) -> Result<Infallible> {
-    let spec = p.spec;
-    let proc = p.process;
-
-    // Die with keel while the container is being created.
+/// The first steps of every child: die with keel until it is set up, forget the signals `keel
+/// run`/`exec` blocked for forwarding (the mask survives execve), and stay non-dumpable so the
+/// container cannot reach keel's memory or fds through /proc while it is still keel.
+fn early() -> Result<()> {
     prctl(
         libc::PR_SET_PDEATHSIG,
         libc::SIGKILL as libc::c_ulong,
         "PR_SET_PDEATHSIG",
     )?;
-    // `keel run` blocks the signals it forwards; the mask would survive execve.
     nix::sys::signal::SigSet::empty()
         .thread_set_mask()
         .context("reset signal mask")?;
+    prctl(libc::PR_SET_DUMPABLE, 0, "PR_SET_DUMPABLE")?;
+    Ok(())
+}
+
+fn exec_recipe(p: &ExecPlan, f: &ExecFds) -> Result<Infallible> {
+    let proc = p.process;
+    early()?;
+    // sync 1: the parent has put us in the container's cgroup.
+    f.chan.expect(|m| *m == Msg::Go, "Go")?;
+    namespaces::join_in_child(&f.joins)?;
+    nix::unistd::setsid().context("setsid")?;
+    if let Some(console) = &f.console {
+        crate::tty::setup_console(console, proc.console_size(), false)?;
+    }
+    let (exe, args, env) = become_process(&Process {
+        process: proc,
+        caps: p.caps.as_ref(),
+        last_cap: p.last_cap,
+        rlimits: &p.rlimits,
+        env: &p.env,
+        extra_fds: p.extra_fds,
+    })?;
+    prctl(libc::PR_SET_PDEATHSIG, 0, "PR_SET_PDEATHSIG")?;
+    f.chan.send(&Msg::Ready)?;
+    Err(process::execve(&exe, &args, &env))
+}
+
+/// What `become_process` needs; shared by init and exec.
+struct Process<'a> {
+    process: &'a oci_spec::runtime::Process,
+    caps: Option<&'a capabilities::CapsPlan>,
+    last_cap: u8,
+    rlimits: &'a [(String, libc::__rlimit_resource_t, u64, u64)],
+    env: &'a [String],
+    extra_fds: u32,
+}
+
+/// From the container's view of the world to the process about to execve: security settings,
+/// user, capabilities, umask, cwd, environment, the resolved executable, and only stdio and the
+/// preserved fds left open across execve.
+fn become_process(p: &Process) -> Result<(std::path::PathBuf, Vec<String>, Vec<String>)> {
+    let proc = p.process;
+    process::apply_apparmor(proc)?;
+    process::apply_rlimits(p.rlimits)?;
+    process::apply_scheduling(proc)?;
+    if proc.no_new_privileges() == Some(true) {
+        process::set_no_new_privs()?;
+    }
+
+    // User and capabilities: drop the bounding set while still root, keep the capabilities
+    // across the uid change, then set the final sets.
+    if let Some(caps) = p.caps {
+        capabilities::drop_bounding(caps, p.last_cap)?;
+        capabilities::keep_caps(true)?;
+    }
+    process::set_user(proc)?;
+    if let Some(caps) = p.caps {
+        capabilities::keep_caps(false)?;
+        capabilities::apply_sets(caps, p.last_cap)?;
+    }
+    let umask = proc.user().umask().unwrap_or(0o022);
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask));
+    nix::unistd::chdir(proc.cwd())
+        .with_context(|| format!("process.cwd: chdir to {}", proc.cwd().display()))?;
+
+    let mut env = p.env.to_vec();
+    process::add_home(&mut env, proc.user().uid());
+    let args = proc.args().clone().unwrap_or_default();
+    let arg0 = args.first().map(String::as_str).unwrap_or_default();
+    let exe = process::look_path(arg0, &env).context("unable to start container process")?;
+
+    // Only stdio and the preserved fds survive execve.
+    sys::cloexec_from(3 + p.extra_fds).context("mark fds close-on-exec")?;
+    for fd in 3..3 + p.extra_fds as i32 {
+        sys::clear_cloexec(fd).with_context(|| format!("--preserve-fds: fd {fd}"))?;
+    }
+    Ok((exe, args, env))
+}
+
+fn recipe(p: &Plan, f: &ChildFds) -> Result<Infallible> {
+    let spec = p.spec;
+    let proc = p.process;
+
+    early()?;
 
     // sync 1: the parent has written the id maps and put us in the cgroup.
     f.chan.expect(|m| *m == Msg::Go, "Go")?;
@@ -127,7 +219,7 @@ fn recipe(p: &Plan, f: &ChildFds) -> Result<Infallible> {
     // Inside the rootfs.
     sysctl::apply(&p.sysctl)?;
     if let Some(console) = &f.console {
-        crate::tty::setup_console(console, proc.console_size())?;
+        crate::tty::setup_console(console, proc.console_size(), true)?;
     }
     if spec.root().as_ref().and_then(|r| r.readonly()) == Some(true) {
         rootfs::make_root_readonly()?;
@@ -135,40 +227,15 @@ fn recipe(p: &Plan, f: &ChildFds) -> Result<Infallible> {
     mounts::readonly_paths(spec)?;
     mounts::masked_paths(spec)?;
     namespaces::set_names(spec)?;
-    process::apply_apparmor(proc)?;
-    process::apply_rlimits(&p.rlimits)?;
     process::apply_personality(spec)?;
-    process::apply_scheduling(proc)?;
-    if proc.no_new_privileges() == Some(true) {
-        process::set_no_new_privs()?;
-    }
-
-    // User and capabilities.
-    if let Some(caps) = &p.caps {
-        capabilities::drop_bounding(caps, p.last_cap)?;
-        capabilities::keep_caps(true)?;
-    }
-    process::set_user(proc)?;
-    if let Some(caps) = &p.caps {
-        capabilities::keep_caps(false)?;
-        capabilities::apply_sets(caps, p.last_cap)?;
-    }
-    let umask = proc.user().umask().unwrap_or(0o022);
-    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask));
-    nix::unistd::chdir(proc.cwd())
-        .with_context(|| format!("process.cwd: chdir to {}", proc.cwd().display()))?;
-
-    let mut env = p.env.clone();
-    process::add_home(&mut env, proc.user().uid());
-    let args = proc.args().clone().unwrap_or_default();
-    let arg0 = args.first().map(String::as_str).unwrap_or_default();
-    let exe = process::look_path(arg0, &env).context("unable to start container process")?;
-
-    // Only stdio and the preserved fds survive execve.
-    sys::cloexec_from(3 + p.extra_fds).context("mark fds close-on-exec")?;
-    for fd in 3..3 + p.extra_fds as i32 {
-        sys::clear_cloexec(fd).with_context(|| format!("--preserve-fds: fd {fd}"))?;
-    }
+    let (exe, args, env) = become_process(&Process {
+        process: proc,
+        caps: p.caps.as_ref(),
+        last_cap: p.last_cap,
+        rlimits: &p.rlimits,
+        env: &p.env,
+        extra_fds: p.extra_fds,
+    })?;
 
     // sync 3: ready. From here keel create may exit, so stop dying with it.
     prctl(libc::PR_SET_PDEATHSIG, 0, "PR_SET_PDEATHSIG")?;

@@ -26,6 +26,14 @@ use std::io::Write;
 
 const SPEC_VERSION: &str = "1.0.2-dev";
 
+/// Report an error once: to the log file for containerd/conmon, and to stderr for people.
+pub fn report(e: &error::Error) {
+    if log::to_file() {
+        log::error(e.message());
+    }
+    let _ = writeln!(std::io::stderr(), "{e}");
+}
+
 fn main() {
     let cli = match cli::Cli::try_parse() {
         Ok(c) => c,
@@ -63,11 +71,7 @@ fn main() {
     let code = match commands::dispatch(&cli, command) {
         Ok(code) => code,
         Err(e) => {
-            // Once: to the log file for containerd/conmon, and to stderr for people.
-            if log::to_file() {
-                log::error(e.message());
-            }
-            let _ = writeln!(std::io::stderr(), "{e}");
+            report(&e);
             1
         }
     };

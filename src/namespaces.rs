@@ -247,7 +247,13 @@ pub fn join_in_child(joins: &JoinFds) -> Result<()> {
         .iter()
         .filter(|(j, _)| !is_parent_side(j.typ))
         .collect();
-    order.sort_by_key(|(j, _)| j.typ == LinuxNamespaceType::Mount);
+    // The user namespace first (joining it gives the capabilities to join the namespaces it
+    // owns), the mount namespace last (after it, host paths no longer resolve).
+    order.sort_by_key(|(j, _)| match j.typ {
+        LinuxNamespaceType::User => 0,
+        LinuxNamespaceType::Mount => 2,
+        _ => 1,
+    });
     for (j, fd) in order {
         setns(j, fd)?;
     }

@@ -290,6 +290,7 @@ pub fn create(root: &Path, id: &str, args: &CreateArgs, will_detach: bool) -> Re
             .collect(),
         cgroup: undo.cgroup.clone(),
         hooks: spec.hooks().clone(),
+        config: spec.clone(),
     };
 
     chan.send(&Msg::Go)?;
@@ -339,4 +340,157 @@ fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
     std::fs::rename(&tmp, &abs)
         .with_context(|| format!("--pid-file: rename to {}", abs.display()))?;
     Ok(())
+}
+
+/// What an exec'd process needs, computed before clone (the container's own config plus the
+/// process being exec'd).
+pub struct ExecPlan<'a> {
+    pub process: &'a Process,
+    pub caps: Option<CapsPlan>,
+    pub last_cap: u8,
+    pub rlimits: Vec<(String, libc::__rlimit_resource_t, u64, u64)>,
+    pub env: Vec<String>,
+    pub extra_fds: u32,
+}
+
+/// The fds the exec'd child inherits.
+pub struct ExecFds {
+    pub chan: Channel,
+    pub console: Option<OwnedFd>,
+    pub joins: JoinFds,
+}
+
+pub struct Execd {
+    pub pid: i32,
+    /// Where the child sent its pty master, when keel allocated the terminal itself.
+    pub console: Option<OwnedFd>,
+}
+
+/// The namespaces of the container's init, to join by /proc/<pid>/ns/*: every type the
+/// container has, user first (so the rest can be joined with its capabilities).
+fn container_namespaces(c: &Container) -> NsPlan {
+    let mut joins = Vec::new();
+    let types = c
+        .saved
+        .config
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().clone())
+        .unwrap_or_default();
+    for ns in types {
+        let t = ns.typ();
+        let file = match t {
+            oci_spec::runtime::LinuxNamespaceType::Mount => "mnt",
+            oci_spec::runtime::LinuxNamespaceType::Network => "net",
+            other => namespaces::name(other),
+        };
+        joins.push(namespaces::Join {
+            field: format!("join the container's {} namespace", namespaces::name(t)),
+            typ: t,
+            path: PathBuf::from(format!("/proc/{}/ns/{file}", c.saved.pid)),
+        });
+    }
+    NsPlan {
+        joins,
+        ..Default::default()
+    }
+}
+
+/// `exec`: clone a child that joins the container's namespaces and cgroup, takes on the
+/// process's security settings and execs. Returns once the child is about to execve.
+pub fn exec(
+    c: &Container,
+    process: &Process,
+    console_socket: Option<&Path>,
+    pid_file: Option<&Path>,
+    preserve_fds: u32,
+) -> Result<Execd> {
+    crate::process::validate(process).context("process")?;
+    let terminal = process.terminal().unwrap_or(false);
+    let listen = listen_fds();
+    let mut env = process.env().clone().unwrap_or_default();
+    if listen > 0 {
+        env.push(format!("LISTEN_FDS={listen}"));
+        env.push("LISTEN_PID=1".to_string());
+    }
+    let plan = ExecPlan {
+        process,
+        caps: capabilities::plan(process),
+        last_cap: capabilities::kernel_last_cap(),
+        rlimits: process::rlimits(process)?,
+        env,
+        extra_fds: listen + preserve_fds,
+    };
+    let ns = container_namespaces(c);
+    let min_fd = 3 + plan.extra_fds as i32;
+    let above = |fd: OwnedFd| sys::dup_above(fd, min_fd).context("dup fd");
+    let mut console_peer = None;
+    let console = match console_socket {
+        Some(p) if terminal => Some(above(crate::tty::connect(p)?)?),
+        None if terminal => {
+            let (mine, theirs) =
+                std::os::unix::net::UnixStream::pair().context("console socketpair")?;
+            console_peer = Some(OwnedFd::from(mine));
+            Some(above(OwnedFd::from(theirs))?)
+        }
+        _ => None,
+    };
+    let mut joins = namespaces::open_joins(&ns)?;
+    for (_, fd) in joins.fds.iter_mut() {
+        let raw = fd.try_clone().context("dup namespace fd")?;
+        *fd = above(raw)?;
+    }
+    // The fds were opened through init's pid: make sure it is still the same init.
+    if !c.init_alive() {
+        bail!("{}", state::NOT_RUNNING);
+    }
+    let (chan, child_chan) = Channel::pair()?;
+    let child_chan = Channel::from_fd(above(child_chan.into_fd())?);
+    let mut undo = Undo {
+        dir: None,
+        cgroup: Cgroup::default(),
+        child: None,
+    };
+    let restore = namespaces::enter_for_clone(&ns, &joins)?;
+    let forked = sys::clone_fork(0);
+    if !matches!(forked, Ok(sys::Forked::Child)) {
+        let restored = namespaces::restore_parent(restore);
+        if let Ok(sys::Forked::Parent { pid, .. }) = &forked {
+            undo.child = Some((*pid, None));
+        }
+        restored?;
+    }
+    let (pid, pidfd) = match forked.context("clone the exec process")? {
+        sys::Forked::Child => {
+            drop(chan);
+            init::run_exec(
+                &plan,
+                ExecFds {
+                    chan: child_chan,
+                    console,
+                    joins,
+                },
+            )
+        }
+        sys::Forked::Parent { pid, pidfd } => (pid, pidfd),
+    };
+    undo.child = Some((pid, pidfd));
+    drop(child_chan);
+    drop(console);
+    c.saved.cgroup.join(pid)?;
+    chan.send(&Msg::Go)?;
+    match chan.recv()? {
+        Some(Msg::Ready) => {}
+        Some(Msg::Error(e)) => return Err(Error::msg(e)),
+        Some(m) => bail!("protocol error: unexpected {m:?} from the exec process"),
+        None => bail!("the exec process exited before it could run"),
+    }
+    if let Some(pf) = pid_file {
+        write_pid_file(pf, pid)?;
+    }
+    undo.child = None;
+    Ok(Execd {
+        pid,
+        console: console_peer,
+    })
 }

@@ -27,6 +27,8 @@ pub struct Saved {
     pub annotations: BTreeMap<String, String>,
     pub cgroup: crate::cgroups::Cgroup,
     pub hooks: Option<oci_spec::runtime::Hooks>,
+    /// The config the container was created with (exec builds its process from it).
+    pub config: oci_spec::runtime::Spec,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,6 +2,7 @@
 
 pub mod create;
 pub mod delete;
+pub mod exec;
 pub mod kill;
 pub mod list;
 pub mod run;
@@ -36,7 +37,7 @@ pub fn dispatch(cli: &Cli, command: &Command) -> Result<i32> {
         }
         Command::List { format, quiet } => list::run(root, format, *quiet).map(|_| 0),
         Command::Spec { bundle, rootless } => spec::run(bundle, *rootless).map(|_| 0),
-        Command::Exec(_) => not_yet("exec"),
+        Command::Exec(args) => exec::run(root, args),
         Command::Ps(_) => not_yet("ps"),
         Command::Pause(_) => not_yet("pause"),
         Command::Resume(_) => not_yet("resume"),
