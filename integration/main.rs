@@ -12,6 +12,7 @@
 mod harness;
 
 mod devices;
+mod exec;
 mod failures;
 mod hooks;
 mod lifecycle;

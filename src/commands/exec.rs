@@ -133,26 +133,22 @@ fn build_process(c: &Container, a: &ExecArgs) -> Result<Process> {
             let name = name.strip_prefix("CAP_").unwrap_or(&name);
             let cap = Capability::from_str(name)
                 .map_err(|_| Error::msg(format!("--cap: unknown capability {raw:?}")))?;
-            for set in [
-                caps.bounding().clone(),
-                caps.effective().clone(),
-                caps.permitted().clone(),
-                caps.inheritable().clone(),
-                caps.ambient().clone(),
-            ]
-            .iter()
-            .enumerate()
-            {
-                let mut s: Capabilities = set.1.clone().unwrap_or_default();
+            // runc adds the capability to these four sets (not the inheritable one).
+            let add = |set: &Option<Capabilities>| {
+                let mut s = set.clone().unwrap_or_default();
                 s.insert(cap);
-                match set.0 {
-                    0 => caps.set_bounding(Some(s)),
-                    1 => caps.set_effective(Some(s)),
-                    2 => caps.set_permitted(Some(s)),
-                    3 => caps.set_inheritable(Some(s)),
-                    _ => caps.set_ambient(Some(s)),
-                };
-            }
+                Some(s)
+            };
+            let (b, e, p, a) = (
+                add(caps.bounding()),
+                add(caps.effective()),
+                add(caps.permitted()),
+                add(caps.ambient()),
+            );
+            caps.set_bounding(b)
+                .set_effective(e)
+                .set_permitted(p)
+                .set_ambient(a);
         }
         p.set_capabilities(Some(caps));
     }
