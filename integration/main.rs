@@ -14,6 +14,7 @@ mod harness;
 mod devices;
 mod exec;
 mod failures;
+mod features;
 mod hooks;
 mod lifecycle;
 mod mounts;

@@ -130,7 +130,7 @@ pub enum Command {
     Update(Unimplemented),
     /// display container events (not implemented yet)
     Events(Unimplemented),
-    /// show the enabled features (not implemented yet)
+    /// show the enabled features
     Features(Unimplemented),
 }
 

@@ -48,6 +48,68 @@ enum Opt {
     RecClr(u64),
 }
 
+/// Every option name `option` understands, for `keel features` (a unit test keeps the two in step).
+pub const OPTION_NAMES: [&str; 58] = [
+    "async",
+    "atime",
+    "bind",
+    "defaults",
+    "dev",
+    "diratime",
+    "dirsync",
+    "exec",
+    "iversion",
+    "lazytime",
+    "loud",
+    "mand",
+    "noatime",
+    "nodev",
+    "nodiratime",
+    "noexec",
+    "noiversion",
+    "nolazytime",
+    "nomand",
+    "norelatime",
+    "nostrictatime",
+    "nosuid",
+    "nosymfollow",
+    "rbind",
+    "relatime",
+    "remount",
+    "ro",
+    "rw",
+    "silent",
+    "strictatime",
+    "suid",
+    "sync",
+    "private",
+    "shared",
+    "slave",
+    "unbindable",
+    "rprivate",
+    "rshared",
+    "rslave",
+    "runbindable",
+    "rro",
+    "rrw",
+    "rnosuid",
+    "rsuid",
+    "rnodev",
+    "rdev",
+    "rnoexec",
+    "rexec",
+    "rnodiratime",
+    "rdiratime",
+    "rrelatime",
+    "rnoatime",
+    "rstrictatime",
+    "rnorelatime",
+    "ratime",
+    "rnostrictatime",
+    "rnosymfollow",
+    "rsymfollow",
+];
+
 fn option(name: &str) -> Option<Opt> {
     use MsFlags as F;
     use Opt::*;
@@ -505,6 +567,13 @@ mod tests {
             p.map(|p| (p.flags, p.cleared)).map_err(|e| e.to_string()),
             Ok((MsFlags::empty(), MsFlags::MS_RDONLY))
         );
+    }
+
+    #[test]
+    fn every_listed_option_is_understood() {
+        for name in OPTION_NAMES {
+            assert!(option(name).is_some(), "{name}");
+        }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 pub mod create;
 pub mod delete;
 pub mod exec;
+pub mod features;
 pub mod kill;
 pub mod list;
 pub mod run;
@@ -43,7 +44,7 @@ pub fn dispatch(cli: &Cli, command: &Command) -> Result<i32> {
         Command::Resume(_) => not_yet("resume"),
         Command::Update(_) => not_yet("update"),
         Command::Events(_) => not_yet("events"),
-        Command::Features(_) => not_yet("features"),
+        Command::Features(_) => features::run().map(|_| 0),
     }
 }
 
