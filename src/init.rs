@@ -133,6 +133,15 @@ fn become_process(p: &Process) -> Result<(std::path::PathBuf, Vec<String>, Vec<S
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask));
     nix::unistd::chdir(proc.cwd())
         .with_context(|| format!("process.cwd: chdir to {}", proc.cwd().display()))?;
+    // A cwd reached through a leaked fd (/proc/self/fd/N) would be outside the container's root;
+    // the kernel then reports it as unreachable (CVE-2024-21626).
+    match nix::unistd::getcwd() {
+        Ok(d) if d.is_absolute() => {}
+        _ => crate::bail!(
+            "process.cwd: {} is outside the container's root",
+            proc.cwd().display()
+        ),
+    }
 
     let mut env = p.env.to_vec();
     process::add_home(&mut env, proc.user().uid());

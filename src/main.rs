@@ -61,6 +61,17 @@ fn main() {
         let _ = writeln!(std::io::stderr(), "{e}");
         std::process::exit(1);
     }
+    // Commands that start processes inside containers run from a read-only view of the keel
+    // binary (see sys::reexec_from_readonly_mount).
+    if matches!(
+        cli.command,
+        Some(cli::Command::Create { .. } | cli::Command::Run { .. } | cli::Command::Exec(_))
+    ) {
+        if let Err(e) = sys::reexec_from_readonly_mount() {
+            report(&error::Error::from(e).context("re-execute keel from a read-only mount"));
+            std::process::exit(1);
+        }
+    }
     let Some(command) = &cli.command else {
         let _ = writeln!(
             std::io::stderr(),

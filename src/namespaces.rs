@@ -226,8 +226,11 @@ pub fn enter_for_clone(p: &NsPlan, joins: &JoinFds) -> Result<Vec<(CloneFlags, O
     if let Some(offsets) = &p.time_offsets {
         save("time", flag(LinuxNamespaceType::Time))?;
         nix::sched::unshare(flag(LinuxNamespaceType::Time)).context("unshare time namespace")?;
-        std::fs::write("/proc/self/timens_offsets", offsets)
-            .context("linux.timeOffsets: write /proc/self/timens_offsets")?;
+        crate::sys::write_proc(
+            std::path::Path::new("/proc/self/timens_offsets"),
+            offsets.as_bytes(),
+        )
+        .context("linux.timeOffsets: write /proc/self/timens_offsets")?;
     }
     Ok(restore)
 }
@@ -265,10 +268,16 @@ pub fn write_id_maps(p: &NsPlan, pid: i32) -> Result<()> {
     if !p.new_user {
         return Ok(());
     }
-    std::fs::write(format!("/proc/{pid}/uid_map"), &p.uid_map)
-        .context("linux.uidMappings: write uid_map")?;
-    std::fs::write(format!("/proc/{pid}/gid_map"), &p.gid_map)
-        .context("linux.gidMappings: write gid_map")?;
+    crate::sys::write_proc(
+        std::path::Path::new(&format!("/proc/{pid}/uid_map")),
+        p.uid_map.as_bytes(),
+    )
+    .context("linux.uidMappings: write uid_map")?;
+    crate::sys::write_proc(
+        std::path::Path::new(&format!("/proc/{pid}/gid_map")),
+        p.gid_map.as_bytes(),
+    )
+    .context("linux.gidMappings: write gid_map")?;
     Ok(())
 }
 

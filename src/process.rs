@@ -115,8 +115,11 @@ pub fn apply_rlimits(list: &[(String, libc::__rlimit_resource_t, u64, u64)]) -> 
 /// initial user namespace, which init in a user namespace would not have).
 pub fn write_oom_score_adj(p: &Process, pid: i32) -> Result<()> {
     if let Some(adj) = p.oom_score_adj() {
-        std::fs::write(format!("/proc/{pid}/oom_score_adj"), adj.to_string())
-            .context("process.oomScoreAdj: write oom_score_adj")?;
+        crate::sys::write_proc(
+            Path::new(&format!("/proc/{pid}/oom_score_adj")),
+            adj.to_string().as_bytes(),
+        )
+        .context("process.oomScoreAdj: write oom_score_adj")?;
     }
     Ok(())
 }
@@ -352,7 +355,7 @@ pub fn apply_apparmor(p: &Process) -> Result<()> {
     } else {
         "/proc/self/attr/exec"
     };
-    std::fs::write(attr, format!("exec {profile}"))
+    crate::sys::write_proc(Path::new(attr), format!("exec {profile}").as_bytes())
         .with_context(|| format!("process.apparmorProfile: set profile {profile:?}"))?;
     Ok(())
 }

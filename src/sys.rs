@@ -266,3 +266,97 @@ pub fn exit_now(code: i32) -> ! {
     // SAFETY: _exit never returns and touches no Rust-managed state.
     unsafe { libc::_exit(code) }
 }
+
+/// Write to a procfs file, refusing anything that is not really procfs (a container can mount
+/// over /proc/sys or /proc/self/attr to redirect keel's writes: CVE-2025-52881).
+pub fn write_proc(path: &std::path::Path, value: &[u8]) -> nix::Result<()> {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?;
+    let st = nix::sys::statfs::fstatfs(&f)?;
+    if st.filesystem_type() != nix::sys::statfs::PROC_SUPER_MAGIC {
+        return Err(Errno::EXDEV);
+    }
+    f.write_all(value)
+        .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))
+}
+
+use std::os::unix::fs::OpenOptionsExt;
+
+/// CVE-2019-5736: a container must never be able to open keel's binary for writing through
+/// /proc/<pid>/exe of a keel process (init and exec children run the keel binary until they
+/// execve). keel re-executes itself once, from a detached read-only bind mount of its own
+/// binary (open_tree + mount_setattr + execveat): every process it then clones runs from that
+/// mount, where a write fails with EROFS. The mount is attached nowhere, so nothing shows in any
+/// mount table and nothing needs cleaning up. No copy of the binary is made.
+/// Returns Ok(()) when already running from a read-only mount; otherwise does not return.
+pub fn reexec_from_readonly_mount() -> nix::Result<()> {
+    let st = nix::sys::statvfs::statvfs("/proc/self/exe")?;
+    if st.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY) {
+        return Ok(());
+    }
+    const OPEN_TREE_CLONE: u32 = 1;
+    let path = CString::new("/proc/self/exe").map_err(|_| Errno::EINVAL)?;
+    // SAFETY: `path` is a valid NUL-terminated string; the result is a new fd we own.
+    let fd = Errno::result(unsafe {
+        libc::syscall(
+            libc::SYS_open_tree,
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            OPEN_TREE_CLONE | libc::O_CLOEXEC as u32,
+        )
+    })?;
+    // SAFETY: fresh fd from the kernel.
+    let tree = unsafe { OwnedFd::from_raw_fd(fd as RawFd) };
+    let empty = CString::new("").map_err(|_| Errno::EINVAL)?;
+    let attr = MountAttr {
+        attr_set: 0x01, // MOUNT_ATTR_RDONLY
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    // SAFETY: valid fd, empty path with AT_EMPTY_PATH, and a mount_attr of the declared size.
+    Errno::result(unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            tree.as_raw_fd(),
+            empty.as_ptr(),
+            libc::AT_EMPTY_PATH,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    })?;
+    use std::os::unix::ffi::OsStrExt;
+    let to_c = |s: &std::ffi::OsStr| CString::new(s.as_bytes()).map_err(|_| Errno::EINVAL);
+    let args: Vec<CString> = std::env::args_os()
+        .map(|a| to_c(&a))
+        .collect::<nix::Result<_>>()?;
+    let env: Vec<CString> = std::env::vars_os()
+        .map(|(k, v)| {
+            let mut kv = k;
+            kv.push("=");
+            kv.push(v);
+            to_c(&kv)
+        })
+        .collect::<nix::Result<_>>()?;
+    let mut argv: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
+    argv.push(std::ptr::null());
+    let mut envp: Vec<*const libc::c_char> = env.iter().map(|a| a.as_ptr()).collect();
+    envp.push(std::ptr::null());
+    // SAFETY: argv/envp are NULL-terminated arrays of valid C strings that outlive the call;
+    // on success execveat does not return.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_execveat,
+            tree.as_raw_fd(),
+            empty.as_ptr(),
+            argv.as_ptr(),
+            envp.as_ptr(),
+            libc::AT_EMPTY_PATH,
+        )
+    };
+    Errno::result(r).map(drop)
+}
