@@ -15,6 +15,7 @@ mod devices;
 mod exec;
 mod failures;
 mod features;
+mod hardening;
 mod hooks;
 mod lifecycle;
 mod mounts;
