@@ -352,57 +352,80 @@ fn pid_file_matches_state() {
     );
 }
 
+/// `--log FILE --log-format json` on a failing create: the error is reported exactly once, as
+/// one JSON line with level, msg and time. Three places to fail: validation before clone, init
+/// after the mounts, and the final exec.
 #[test]
 fn log_json_on_failing_create() {
     let t = Test::new("log-json");
-    let mut b = t.bundle();
-    b.args(&["/does-not-exist"]);
-    b.write();
-    t.rt.register(&b);
-    let log = t.host_dir("log").join("runtime.log");
-    std::fs::write(&log, "").unwrap();
-    let out = t.rt.invoke(&[
-        "--log",
-        log.to_str().unwrap(),
-        "--log-format",
-        "json",
-        "create",
-        "--bundle",
-        b.dir_str(),
-        &b.id,
-    ]);
-    out.failed();
-    let text = std::fs::read_to_string(&log).unwrap_or_default();
-    let errors: Vec<Value> = text
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|v| v["level"] == "error")
-        .collect();
-    assert!(
-        !errors.is_empty(),
-        "no JSON line with \"level\":\"error\" in the log:\n{text}\n{out}"
-    );
-    for e in &errors {
-        assert!(
-            e["msg"].as_str().is_some_and(|m| !m.is_empty()),
-            "error line without msg: {e}"
+    type Case = (&'static str, fn(&mut crate::harness::Bundle), &'static str);
+    let cases: [Case; 3] = [
+        (
+            "validation",
+            |b| {
+                b.set("/linux/sysctl", serde_json::json!({"vm.swappiness": "10"}));
+            },
+            "vm.swappiness",
+        ),
+        (
+            "init",
+            |b| {
+                b.set("/process/cwd", serde_json::json!("/etc/passwd"));
+            },
+            "/etc/passwd",
+        ),
+        (
+            "exec",
+            |b| {
+                b.args(&["/does-not-exist"]);
+            },
+            "/does-not-exist",
+        ),
+    ];
+    for (what, patch, needle) in cases {
+        let mut b = t.bundle();
+        patch(&mut b);
+        b.write();
+        t.rt.register(&b);
+        let log = t.host_dir(&format!("log-{what}")).join("runtime.log");
+        std::fs::write(&log, "").unwrap();
+        let out = t.rt.invoke(&[
+            "--log",
+            log.to_str().unwrap(),
+            "--log-format",
+            "json",
+            "create",
+            "--bundle",
+            b.dir_str(),
+            &b.id,
+        ]);
+        out.failed();
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        // Every line of a json log is JSON.
+        let lines: Vec<Value> = text
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<Value>(l)
+                    .unwrap_or_else(|e| panic!("{what}: non-JSON log line ({e}): {l:?}"))
+            })
+            .collect();
+        let errors: Vec<&Value> = lines.iter().filter(|v| v["level"] == "error").collect();
+        assert_eq!(
+            errors.len(),
+            1,
+            "{what}: the error must be reported exactly once; error lines:\n{text}\n{out}"
         );
-        assert!(e["time"].as_str().is_some(), "error line without time: {e}");
-    }
-    assert!(
-        errors
-            .iter()
-            .any(|e| e["msg"].as_str().unwrap_or("").contains("/does-not-exist")),
-        "no error names the missing executable:\n{text}"
-    );
-    // Every line of a json log is JSON.
-    for l in text.lines() {
+        let e = errors[0];
         assert!(
-            serde_json::from_str::<Value>(l).is_ok(),
-            "non-JSON log line: {l:?}"
+            e["msg"].as_str().is_some_and(|m| m.contains(needle)),
+            "{what}: the error line does not name {needle:?}: {e}"
         );
+        assert!(
+            e["time"].as_str().is_some_and(|s| !s.is_empty()),
+            "{what}: error line without time: {e}"
+        );
+        assert_nothing_left(&t.rt.root, &b.id, &b.dir);
     }
-    assert_nothing_left(&t.rt.root, &b.id, &b.dir);
 }
 
 #[test]
