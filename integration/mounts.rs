@@ -516,13 +516,6 @@ fn cgroup_mount_without_cgroup_namespace() {
         assert_eq!(m["fstype"], "cgroup", "{m}");
         assert!(has_opt(m, "mount_options", "ro"), "{m}");
     }
-    let listing = t.compare_probe_output(&["ls", "/sys/fs/cgroup"], patch);
-    assert!(
-        listing
-            .as_array()
-            .is_some_and(|a| a.contains(&json!("memory"))),
-        "no memory hierarchy under /sys/fs/cgroup: {listing}"
-    );
     let mut b = t.bundle();
     patch(&mut b);
     let lines = probe_lines(
@@ -543,7 +536,7 @@ fn cgroup_mount_without_cgroup_namespace() {
     assert_eq!(lines[1]["errno"], EROFS, "{}", lines[1]);
 }
 
-/// Propagation options on a bind mount of a shared host directory, as mountinfo shows them.
+/// Propagation options on bind mounts of a shared host directory, as mountinfo shows them.
 #[test]
 fn bind_mount_propagation_matches_runc() {
     let t = Test::new("mounts-bind-propagation");
@@ -551,35 +544,42 @@ fn bind_mount_propagation_matches_runc() {
     let p = src.to_str().unwrap();
     t.host_mount(&["--bind", p], &src);
     t.host_cmd("mount", &["--make-shared", p]);
-    for (prop, want) in [
+    let cases = [
         // The source as seen in the container's mount namespace is a slave of the host's
         // peer group (the rootfs is made rslave), so rshared adds a new peer group to that.
         ("rshared", vec!["master", "shared"]),
         ("rslave", vec!["master"]),
         ("rprivate", vec![]),
-    ] {
-        let bundle = || {
-            let mut b = t.bundle();
+    ];
+    let bundle = || {
+        let mut b = t.bundle();
+        for (prop, _) in &cases {
             b.push(
                 "/mounts",
-                json!({"destination": "/shared", "type": "bind", "source": src, "options": ["rbind", prop]}),
+                json!({"destination": format!("/{prop}"), "type": "bind", "source": src, "options": ["rbind", prop]}),
             );
-            b
-        };
-        let kinds = |r: &Value| -> Vec<String> {
-            let mut k: Vec<String> = mount(r, "/shared")["propagation"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|p| p.as_str().unwrap().split(':').next().unwrap().to_string())
-                .collect();
-            k.sort();
-            k
-        };
-        let ours = kinds(&t.rt.probe(&bundle(), &[]));
-        let theirs = kinds(&t.runc.probe(&bundle(), &[]));
-        assert_eq!(ours, theirs, "{prop}: propagation differs from runc's");
-        assert_eq!(ours, want, "{prop}: propagation of /shared");
+        }
+        b
+    };
+    let kinds = |r: &Value, prop: &str| -> Vec<String> {
+        let mut k: Vec<String> = mount(r, &format!("/{prop}"))["propagation"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.as_str().unwrap().split(':').next().unwrap().to_string())
+            .collect();
+        k.sort();
+        k
+    };
+    let ours = t.rt.probe(&bundle(), &[]);
+    let theirs = t.runc.probe(&bundle(), &[]);
+    for (prop, want) in &cases {
+        assert_eq!(
+            kinds(&ours, prop),
+            kinds(&theirs, prop),
+            "{prop}: propagation differs from runc's"
+        );
+        assert_eq!(&kinds(&ours, prop), want, "{prop}: propagation");
     }
 }
 
