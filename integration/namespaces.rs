@@ -146,7 +146,7 @@ fn read_clock_s(uptime: &str) -> i64 {
     s.split('.').next().unwrap().parse().unwrap()
 }
 
-fn userns_patch(b: &mut crate::harness::Bundle) {
+pub(crate) fn userns_patch(b: &mut crate::harness::Bundle) {
     b.push("/linux/namespaces", json!({"type": "user"}));
     b.set(
         "/linux/uidMappings",

@@ -431,6 +431,68 @@ fn tty() -> Json {
         ("stderr_isatty".into(), isatty(2)),
         ("ttyname0".into(), ttyname),
         ("ctty_nr".into(), stat_field(7)),
+        ("winsize0".into(), winsize()),
+    ])
+}
+
+/// The session keyring: its serial and KEYCTL_DESCRIBE text (`type;uid;gid;perm;description`).
+/// Without a session keyring of its own the kernel answers with the user-session keyring.
+fn keyring() -> Json {
+    const KEYCTL_GET_KEYRING_ID: libc::c_long = 0;
+    const KEYCTL_DESCRIBE: libc::c_long = 6;
+    const KEY_SPEC_SESSION_KEYRING: libc::c_long = -3;
+    // SAFETY: KEYCTL_GET_KEYRING_ID takes two integers (create = 0: never makes a keyring).
+    let serial = unsafe {
+        libc::syscall(
+            libc::SYS_keyctl,
+            KEYCTL_GET_KEYRING_ID,
+            KEY_SPEC_SESSION_KEYRING,
+            0 as libc::c_long,
+        )
+    };
+    if serial < 0 {
+        return Json::error_errno(errno());
+    }
+    let mut buf = [0u8; 512];
+    // SAFETY: buf is writable for its length; the kernel writes at most buflen bytes.
+    let n = unsafe {
+        libc::syscall(
+            libc::SYS_keyctl,
+            KEYCTL_DESCRIBE,
+            serial,
+            buf.as_mut_ptr(),
+            buf.len(),
+        )
+    };
+    let description = if n < 0 {
+        Json::error_errno(errno())
+    } else {
+        let len = (n as usize).min(buf.len());
+        let text = &buf[..len];
+        let text = text.strip_suffix(&[0]).unwrap_or(text);
+        Json::Str(lossy(text))
+    };
+    Json::Obj(vec![
+        ("serial".into(), Json::Int(serial)),
+        ("description".into(), description),
+    ])
+}
+
+/// The terminal size of fd 0 (TIOCGWINSZ), or the error when fd 0 is not a terminal.
+fn winsize() -> Json {
+    let mut ws = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCGWINSZ fills a winsize; the pointer is valid.
+    if unsafe { libc::ioctl(0, libc::TIOCGWINSZ, &mut ws) } != 0 {
+        return Json::error_errno(errno());
+    }
+    Json::Obj(vec![
+        ("rows".into(), Json::Int(ws.ws_row as i64)),
+        ("cols".into(), Json::Int(ws.ws_col as i64)),
     ])
 }
 
@@ -531,6 +593,7 @@ fn report() -> Json {
         ("cpu_affinity".into(), cpu_affinity()),
         ("fds".into(), fds()),
         ("tty".into(), tty()),
+        ("keyring".into(), keyring()),
         (
             "clocks".into(),
             Json::Obj(vec![
@@ -858,6 +921,7 @@ mod tests {
             "cpu_affinity",
             "fds",
             "tty",
+            "keyring",
             "clocks",
         ] {
             assert!(fields.iter().any(|(n, _)| n == k), "missing {k}");
