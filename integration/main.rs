@@ -21,5 +21,6 @@ mod lifecycle;
 mod mounts;
 mod namespaces;
 mod process;
+mod reliability;
 mod selftest;
 mod tty;

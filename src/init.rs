@@ -180,7 +180,10 @@ fn recipe(p: &Plan, f: &ChildFds) -> Result<Infallible> {
             .context("linux.namespaces: unshare cgroup namespace")?;
     }
     if p.new_keyring {
-        match sys::join_session_keyring(&format!("_ses.{}", p.id)) {
+        // Searchable by its possessor (runc: "user" search without a user namespace, "other"
+        // search in one, where the keyring's uid is not mapped).
+        let search = if p.ns.new_user { 0x08 } else { 0x08_0000 };
+        match sys::join_session_keyring(&format!("_ses.{}", p.id), search) {
             Ok(()) | Err(nix::errno::Errno::ENOSYS) | Err(nix::errno::Errno::EACCES) => {}
             Err(e) => return Err(Error::from(e).context("join session keyring")),
         }

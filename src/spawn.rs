@@ -233,7 +233,39 @@ pub fn create(root: &Path, id: &str, args: &CreateArgs, will_detach: bool) -> Re
         *fd = above(raw)?;
     }
 
-    cgroups::create(&cg_plan, &mut undo.cgroup)?;
+    // Record the container as "creating" with the cgroup it is about to make: if keel is killed
+    // from here on, `delete --force` finds what to remove (init dies with keel: PDEATHSIG).
+    undo.cgroup = cgroups::planned(&cg_plan);
+    let mut container = Container {
+        dir: dir.clone(),
+        saved: Saved {
+            oci_version: spec.version().clone(),
+            id: id.to_string(),
+            pid: 0,
+            pid_start: 0,
+            bundle: bundle.dir.clone(),
+            rootfs: bundle.rootfs.clone(),
+            created: crate::log::now_rfc3339(true),
+            annotations: spec
+                .annotations()
+                .clone()
+                .unwrap_or_default()
+                .into_iter()
+                .collect(),
+            cgroup: undo.cgroup.clone(),
+            hooks: spec.hooks().clone(),
+            config: spec.clone(),
+            creating: true,
+        },
+    };
+    container.save()?;
+    let mut made = Cgroup::default();
+    let created = cgroups::create(&cg_plan, &mut made);
+    undo.cgroup.created.retain(|d| !made.created.contains(d));
+    undo.cgroup.created.extend(made.created.iter().cloned());
+    created?;
+    undo.cgroup = made;
+    container.saved.cgroup = undo.cgroup.clone();
     plan.cgroup_sources = undo.cgroup.sources();
     let (chan, child_chan) = Channel::pair()?;
     let child_chan = Channel::from_fd(above(child_chan.into_fd())?);
@@ -274,30 +306,14 @@ pub fn create(root: &Path, id: &str, args: &CreateArgs, will_detach: bool) -> Re
 
     let (pid_start, _) = state::proc_start(pid)
         .ok_or_else(|| Error::msg("container init exited before it was set up"))?;
-    let saved = Saved {
-        oci_version: spec.version().clone(),
-        id: id.to_string(),
-        pid,
-        pid_start,
-        bundle: bundle.dir.clone(),
-        rootfs: bundle.rootfs.clone(),
-        created: crate::log::now_rfc3339(true),
-        annotations: spec
-            .annotations()
-            .clone()
-            .unwrap_or_default()
-            .into_iter()
-            .collect(),
-        cgroup: undo.cgroup.clone(),
-        hooks: spec.hooks().clone(),
-        config: spec.clone(),
-    };
+    container.saved.pid = pid;
+    container.saved.pid_start = pid_start;
 
     chan.send(&Msg::Go)?;
     loop {
         match chan.recv()? {
             Some(Msg::MountsDone) => {
-                let st = state::hook_state_json(&saved, "creating");
+                let st = state::hook_state_json(&container.saved, "creating");
                 hooks::run(spec, Kind::Prestart, &st)?;
                 hooks::run(spec, Kind::CreateRuntime, &st)?;
                 chan.send(&Msg::HooksDone(st))?;
@@ -313,7 +329,7 @@ pub fn create(root: &Path, id: &str, args: &CreateArgs, will_detach: bool) -> Re
         }
     }
 
-    let container = Container { dir, saved };
+    container.saved.creating = false;
     container.save()?;
     if let Some(pf) = &args.pid_file {
         write_pid_file(pf, pid)?;

@@ -29,10 +29,15 @@ pub struct Saved {
     pub hooks: Option<oci_spec::runtime::Hooks>,
     /// The config the container was created with (exec builds its process from it).
     pub config: oci_spec::runtime::Spec,
+    /// Set while `create` is still running: its cgroup exists but init may not. If keel is
+    /// killed in the middle, this record is what lets `delete --force` remove everything.
+    #[serde(default)]
+    pub creating: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
+    Creating,
     Created,
     Running,
     Stopped,
@@ -41,6 +46,7 @@ pub enum Status {
 impl Status {
     pub fn as_str(self) -> &'static str {
         match self {
+            Status::Creating => "creating",
             Status::Created => "created",
             Status::Running => "running",
             Status::Stopped => "stopped",
@@ -149,7 +155,9 @@ impl Container {
     }
 
     pub fn status(&self) -> Status {
-        if !self.init_alive() {
+        if self.saved.creating {
+            Status::Creating
+        } else if !self.init_alive() {
             Status::Stopped
         } else if self.fifo().exists() {
             Status::Created

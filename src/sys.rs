@@ -227,13 +227,38 @@ pub fn personality(persona: u64) -> nix::Result<()> {
     Errno::result(unsafe { libc::personality(persona as libc::c_ulong) }).map(drop)
 }
 
-/// Join a new session keyring named `name` (runc does this unless --no-new-keyring).
-pub fn join_session_keyring(name: &str) -> nix::Result<()> {
+/// Join a new session keyring named `name` (runc does this unless --no-new-keyring) and add
+/// `search` to its permissions, as runc does (the kernel default leaves it unsearchable).
+pub fn join_session_keyring(name: &str, search_bits: u32) -> nix::Result<()> {
     const KEYCTL_JOIN_SESSION_KEYRING: libc::c_int = 1;
+    const KEYCTL_SETPERM: libc::c_int = 5;
+    const KEYCTL_DESCRIBE: libc::c_int = 6;
     let n = CString::new(name).map_err(|_| Errno::EINVAL)?;
     // SAFETY: `n` is a valid NUL-terminated string for the duration of the call.
-    Errno::result(unsafe {
+    let serial = Errno::result(unsafe {
         libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, n.as_ptr())
+    })?;
+    let mut buf = [0u8; 256];
+    // SAFETY: the kernel writes at most buf.len() bytes into `buf`.
+    let len = Errno::result(unsafe {
+        libc::syscall(
+            libc::SYS_keyctl,
+            KEYCTL_DESCRIBE,
+            serial,
+            buf.as_mut_ptr(),
+            buf.len(),
+        )
+    })? as usize;
+    // "type;uid;gid;perm;description"
+    let text = String::from_utf8_lossy(&buf[..len.min(buf.len())]);
+    let perm = text
+        .split(';')
+        .nth(3)
+        .and_then(|p| u32::from_str_radix(p.trim_end_matches('\0'), 16).ok())
+        .ok_or(Errno::EINVAL)?;
+    // SAFETY: integer arguments only.
+    Errno::result(unsafe {
+        libc::syscall(libc::SYS_keyctl, KEYCTL_SETPERM, serial, perm | search_bits)
     })
     .map(drop)
 }

@@ -289,6 +289,27 @@ impl Cgroup {
     }
 }
 
+/// What `create` is about to make: the container's directories and the ones missing on the way
+/// to them. Recorded in the state before any mkdir, so a keel killed halfway through leaves a
+/// record that `delete --force` can finish (rmdir of a directory that was never made is a no-op).
+pub fn planned(plan: &Plan) -> Cgroup {
+    let mut cg = Cgroup::default();
+    for (h, dir) in &plan.dirs {
+        let mut missing = Vec::new();
+        let mut d = dir.as_path();
+        while !d.exists() && d.starts_with(&h.mount) && d != h.mount {
+            missing.push(d.to_path_buf());
+            match d.parent() {
+                Some(p) => d = p,
+                None => break,
+            }
+        }
+        cg.created.extend(missing.into_iter().rev());
+        cg.paths.push((h.name.clone(), dir.clone()));
+    }
+    cg
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -23,10 +23,7 @@ pub fn run(root: &Path, id: &str, force: bool) -> Result<()> {
     match c.status() {
         Status::Stopped => {}
         Status::Created => kill_and_wait(&c)?,
-        s if force => {
-            let _ = s;
-            kill_and_wait(&c)?
-        }
+        _ if force => kill_and_wait(&c)?,
         s => bail!(
             "cannot delete container {id} that is not stopped: {}",
             s.as_str()

@@ -14,6 +14,7 @@ pub fn run(root: &Path, a: &ExecArgs) -> Result<i32> {
     let c = Container::load(root, &a.id)?;
     match c.status() {
         Status::Stopped => bail!("cannot exec in a stopped container"),
+        Status::Creating => bail!("cannot exec in a container that is being created"),
         Status::Created | Status::Running => {}
     }
     let process = build_process(&c, a)?;

@@ -26,7 +26,7 @@ pub fn parse_signal(raw: &str) -> Result<Signal> {
 pub fn run(root: &Path, id: &str, signal: Option<&str>, all: bool) -> Result<()> {
     let c = Container::load(root, id)?;
     let sig = parse_signal(signal.unwrap_or("SIGTERM"))?;
-    if c.status() == Status::Stopped {
+    if matches!(c.status(), Status::Stopped | Status::Creating) {
         bail!("{NOT_RUNNING}");
     }
     if all {
