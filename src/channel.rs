@@ -5,6 +5,8 @@
 //!  keel create (parent)                          init (cloned child)
 //!  ----------------------------------------------------------------------------------------
 //!  clone3 into new namespaces  ---------------->  (blocked in recv)
+//!    (user namespace by path: clone an intermediate that joins it, clones init with
+//!     CLONE_PARENT into the new namespaces, sends Child(pid) and exits)
 //!  write uid_map/gid_map, oom_score_adj,
 //!  join the cgroup
 //!  send Go  ----------------------------------->  setns by path, unshare cgroupns, keyring,
@@ -26,6 +28,8 @@ use std::os::fd::{AsRawFd, OwnedFd};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub enum Msg {
+    /// From the intermediate child when the container joins a user namespace by path: init's pid.
+    Child(i32),
     Go,
     MountsDone,
     HooksDone(String),

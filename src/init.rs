@@ -78,7 +78,7 @@ fn exec_recipe(p: &ExecPlan, f: &ExecFds) -> Result<Infallible> {
     early()?;
     // sync 1: the parent has put us in the container's cgroup.
     f.chan.expect(|m| *m == Msg::Go, "Go")?;
-    namespaces::join_in_child(&f.joins)?;
+    namespaces::join_in_child(&f.joins, false)?;
     nix::unistd::setsid().context("setsid")?;
     if let Some(console) = &f.console {
         crate::tty::setup_console(console, proc.console_size(), false)?;
@@ -165,8 +165,8 @@ fn recipe(p: &Plan, f: &ChildFds) -> Result<Infallible> {
 
     // sync 1: the parent has written the id maps and put us in the cgroup.
     f.chan.expect(|m| *m == Msg::Go, "Go")?;
-    if p.ns.new_user {
-        // Become the mapped root of the new user namespace.
+    if p.ns.in_user() {
+        // Become the mapped root of the (new or joined) user namespace.
         let root_g = nix::unistd::Gid::from_raw(0);
         let root_u = nix::unistd::Uid::from_raw(0);
         nix::unistd::setresgid(root_g, root_g, root_g)
@@ -174,7 +174,7 @@ fn recipe(p: &Plan, f: &ChildFds) -> Result<Infallible> {
         nix::unistd::setresuid(root_u, root_u, root_u)
             .context("setresuid 0 in the user namespace")?;
     }
-    namespaces::join_in_child(&f.joins)?;
+    namespaces::join_in_child(&f.joins, true)?;
     if p.ns.new_cgroup {
         nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP)
             .context("linux.namespaces: unshare cgroup namespace")?;
@@ -182,7 +182,7 @@ fn recipe(p: &Plan, f: &ChildFds) -> Result<Infallible> {
     if p.new_keyring {
         // Searchable by its possessor (runc: "user" search without a user namespace, "other"
         // search in one, where the keyring's uid is not mapped).
-        let search = if p.ns.new_user { 0x08 } else { 0x08_0000 };
+        let search = if p.ns.in_user() { 0x08 } else { 0x08_0000 };
         match sys::join_session_keyring(&format!("_ses.{}", p.id), search) {
             Ok(()) | Err(nix::errno::Errno::ENOSYS) | Err(nix::errno::Errno::EACCES) => {}
             Err(e) => return Err(Error::from(e).context("join session keyring")),
@@ -195,7 +195,7 @@ fn recipe(p: &Plan, f: &ChildFds) -> Result<Infallible> {
     rootfs::prepare(rootfs, p.propagation)?;
     let ctx = mounts::Ctx {
         rootfs,
-        userns: p.ns.new_user,
+        userns: p.ns.in_user(),
         cgroup_sources: &p.cgroup_sources,
         cgroup_v2_only: p.cgroup_v2_only,
         new_cgroupns: p.ns.new_cgroup,
@@ -204,7 +204,7 @@ fn recipe(p: &Plan, f: &ChildFds) -> Result<Infallible> {
         mounts::apply(m, &ctx)?;
     }
     if let Some(devices) = &p.devices {
-        rootfs::setup_dev(rootfs, devices, p.ns.new_user)?;
+        rootfs::setup_dev(rootfs, devices, p.ns.in_user())?;
     }
     rootfs::create_cwd(rootfs, proc.cwd())?;
 

@@ -270,15 +270,9 @@ pub fn create(root: &Path, id: &str, args: &CreateArgs, will_detach: bool) -> Re
     let (chan, child_chan) = Channel::pair()?;
     let child_chan = Channel::from_fd(above(child_chan.into_fd())?);
 
-    let restore = namespaces::enter_for_clone(&plan.ns, &joins)?;
-    let forked = sys::clone_fork(plan.ns.clone_flags);
-    if !matches!(forked, Ok(sys::Forked::Child)) {
-        // Only the parent goes back to its own pid/time namespaces; init stays where it is.
-        let restored = namespaces::restore_parent(restore);
-        if let Ok(sys::Forked::Parent { pid, .. }) = &forked {
-            undo.child = Some((*pid, None));
-        }
-        restored?;
+    let forked = clone_init(&plan.ns, &joins, &chan, &child_chan);
+    if let Ok(sys::Forked::Parent { pid, .. }) = &forked {
+        undo.child = Some((*pid, None));
     }
     let (pid, pidfd) = match forked.context("clone init into its namespaces")? {
         sys::Forked::Child => {
@@ -340,6 +334,65 @@ pub fn create(root: &Path, id: &str, args: &CreateArgs, will_detach: bool) -> Re
         container,
         console: console_peer,
     })
+}
+
+/// Clone init into its new namespaces. pid and time namespaces given by path are joined (for
+/// children only) just around the clone, and keel goes back to its own afterwards.
+///
+/// When the container joins a user namespace by path, its new namespaces must be owned by that
+/// user namespace, but keel cannot join it itself (it would lose its host privileges). An
+/// intermediate child joins it, clones init with CLONE_PARENT (so init is still keel's child),
+/// sends init's pid on the channel and exits (runc's nsexec does the same).
+fn clone_init(
+    ns: &NsPlan,
+    joins: &JoinFds,
+    chan: &Channel,
+    child_chan: &Channel,
+) -> Result<sys::Forked> {
+    let Some(user) = namespaces::user_join(joins) else {
+        let restore = namespaces::enter_for_clone(ns, joins)?;
+        let forked = sys::clone_fork(ns.clone_flags);
+        if matches!(forked, Ok(sys::Forked::Child)) {
+            return Ok(sys::Forked::Child);
+        }
+        // Only the parent goes back to its own pid/time namespaces; init stays where it is.
+        let restored = namespaces::restore_parent(restore);
+        let forked = forked.context("clone")?;
+        restored?;
+        return Ok(forked);
+    };
+    match sys::clone_fork(0).context("clone the user-namespace joiner")? {
+        sys::Forked::Child => {
+            let r = namespaces::join_user(user)
+                .and_then(|_| namespaces::enter_for_clone(ns, joins))
+                .and_then(|_| {
+                    sys::clone_fork(ns.clone_flags | libc::CLONE_PARENT as u64)
+                        .context("clone init with CLONE_PARENT")
+                });
+            match r {
+                Ok(sys::Forked::Child) => Ok(sys::Forked::Child),
+                Ok(sys::Forked::Parent { pid, .. }) => {
+                    let code = i32::from(child_chan.send(&Msg::Child(pid)).is_err());
+                    sys::exit_now(code)
+                }
+                Err(e) => {
+                    let _ = child_chan.send(&Msg::Error(e.to_string()));
+                    sys::exit_now(1)
+                }
+            }
+        }
+        sys::Forked::Parent { pid: joiner, .. } => {
+            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(joiner), None);
+            match chan.recv()? {
+                Some(Msg::Child(pid)) => Ok(sys::Forked::Parent {
+                    pid,
+                    pidfd: sys::pidfd_open(pid).ok(),
+                }),
+                Some(Msg::Error(e)) => Err(Error::msg(e)),
+                other => bail!("protocol error: expected init's pid, got {other:?}"),
+            }
+        }
+    }
 }
 
 /// Atomically, like runc: a temp file in the same directory, then rename.

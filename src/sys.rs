@@ -43,7 +43,13 @@ pub fn clone_fork(flags: u64) -> nix::Result<Forked> {
     let args = CloneArgs {
         flags: flags | libc::CLONE_PIDFD as u64,
         pidfd: &mut pidfd as *mut libc::c_int as u64,
-        exit_signal: libc::SIGCHLD as u64,
+        // With CLONE_PARENT clone3 wants 0 here: the child then signals like its new parent's
+        // own children do (SIGCHLD).
+        exit_signal: if flags & libc::CLONE_PARENT as u64 != 0 {
+            0
+        } else {
+            libc::SIGCHLD as u64
+        },
         ..Default::default()
     };
     // SAFETY: clone3 with stack == 0 and without CLONE_VM has fork semantics: the child gets a copy
