@@ -111,3 +111,36 @@ fn masking_never_uses_a_forged_dev_null() {
     assert_ne!(r["/dev/null"], json!("host secret"), "{r}");
     assert_eq!(std::fs::read_to_string(&secret).unwrap(), "host secret");
 }
+
+/// An AppArmor profile or SELinux label on a host without that LSM is a clear error (runc fails
+/// too), with nothing left behind.
+#[test]
+fn lsm_labels_without_the_lsm_fail_clearly() {
+    let t = Test::new("lsm");
+    let apparmor = std::path::Path::new("/sys/module/apparmor/parameters/enabled").exists();
+    let selinux = std::path::Path::new("/sys/fs/selinux/enforce").exists();
+    assert!(
+        !apparmor && !selinux,
+        "this test expects a host without AppArmor and SELinux (as this project's machines are)"
+    );
+    let cases = [
+        (
+            "/process/apparmorProfile",
+            "process.apparmorProfile: AppArmor is not enabled",
+        ),
+        (
+            "/process/selinuxLabel",
+            "process.selinuxLabel: SELinux is not enabled",
+        ),
+    ];
+    for (ptr, msg) in cases {
+        let mut b = t.bundle();
+        b.set(ptr, json!("system_u:system_r:container_t:s0"));
+        let b = b.with_probe(&[]);
+        t.rt.run(&b).fails_with(msg);
+        assert_nothing_left(&t.rt.root, &b.id, &b.dir);
+    }
+    let mut b = t.bundle();
+    b.set("/process/apparmorProfile", json!("docker-default"));
+    t.runc.run(&b.with_probe(&[])).failed();
+}

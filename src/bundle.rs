@@ -77,26 +77,29 @@ pub fn validate(spec: &Spec) -> Result<()> {
     if spec.solaris().is_some() || spec.windows().is_some() || spec.vm().is_some() {
         bail!("solaris/windows/vm: not supported by keel (Linux only)");
     }
-    let unsupported: [(&str, bool); 5] = [
+    let unsupported: [(&str, bool); 4] = [
         ("linux.intelRdt", linux.intel_rdt().is_some()),
         ("linux.memoryPolicy", linux.memory_policy().is_some()),
         ("linux.netDevices", linux.net_devices().is_some()),
         ("linux.seccomp", linux.seccomp().is_some()),
-        (
-            "process.selinuxLabel",
-            process
-                .selinux_label()
-                .as_ref()
-                .is_some_and(|l| !l.is_empty()),
-        ),
     ];
     for (field, present) in unsupported {
         if present {
             bail!("{field}: not supported by keel yet");
         }
     }
-    if linux.mount_label().as_ref().is_some_and(|l| !l.is_empty()) && !selinux_enabled() {
-        bail!("linux.mountLabel: SELinux is not enabled on this host");
+    let labels = [
+        ("process.selinuxLabel", process.selinux_label().as_deref()),
+        ("linux.mountLabel", linux.mount_label().as_deref()),
+    ];
+    for (field, label) in labels {
+        match label.filter(|l| !l.is_empty()) {
+            Some(l) if !selinux_enabled() => {
+                bail!("{field}: SELinux is not enabled on this host (label {l:?})")
+            }
+            Some(_) => bail!("{field}: SELinux labels are not supported by keel yet"),
+            None => {}
+        }
     }
     crate::namespaces::plan(spec)?;
     crate::sysctl::plan(spec)?;
