@@ -147,7 +147,7 @@ pub fn print(
         }
     }
     if !errors_given.is_empty() {
-        println!("\nWhat each runtime said (error cases that pass: the spec mandates an error, not its text):");
+        println!("\nNotes, and the error each runtime gave where one is required (the spec mandates an error, not its text):");
         for e in &errors_given {
             println!("{e}");
         }

@@ -143,11 +143,13 @@ pub fn err_text(out: &Out) -> String {
             return rest[..end].replace("\\\"", "\"");
         }
     }
-    text.lines()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("(no message)")
-        .trim()
-        .to_string()
+    // The first non-empty line, and the next one too when the first ends with a colon (clap).
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    match lines.next() {
+        Some(l) if l.ends_with(':') => format!("{l} {}", lines.next().unwrap_or("")),
+        Some(l) => l.to_string(),
+        None => "(no message)".to_string(),
+    }
 }
 
 /// What is left of container `b.id` under `rt` (state dir, cgroups, mounts, processes).
