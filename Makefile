@@ -26,6 +26,7 @@ demo: build
 # Unit and integration tests, then lint.
 test: probe
 	$(CARGO) test --release
+	$(MAKE) conformance
 	$(MAKE) lint
 
 # The OCI runtime-spec requirement by requirement (conformance/requirements.tsv) against keel (debug
@@ -39,6 +40,7 @@ conformance:
 lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --test conformance -- -D warnings
 ifneq ($(wildcard $(PROBE_MANIFEST)),)
 	$(CARGO) fmt --check --manifest-path $(PROBE_MANIFEST)
 	$(CARGO) clippy --manifest-path $(PROBE_MANIFEST) --target-dir target/probe-lint --all-targets -- -D warnings

@@ -44,8 +44,13 @@ pub fn load(dir: &Path) -> Result<Bundle> {
 
 /// Parse config.json; a type error names the JSON path (`linux.namespaces[2].type: ...`).
 pub fn parse(text: &[u8]) -> Result<Spec> {
-    let de = &mut serde_json::Deserializer::from_slice(text);
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    // First as plain JSON, to drop capability names this build does not know (the
+    // runtime-spec: warn and continue), then into the typed spec with the error's JSON path.
+    let mut v: serde_json::Value = serde_json::from_slice(text)?;
+    if let Some(caps) = v.pointer_mut("/process/capabilities") {
+        crate::capabilities::drop_unknown(caps, "process.capabilities");
+    }
+    serde_path_to_error::deserialize(v).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         if path.is_empty() || path == "." {

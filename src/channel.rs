@@ -37,6 +37,10 @@ pub enum Msg {
     Error(String),
 }
 
+/// How `expect` reports that the peer (keel) went away: init then exits quietly, since keel
+/// reports the failure that made it close the channel.
+pub const CLOSED: &str = "protocol error: channel closed";
+
 pub struct Channel {
     fd: OwnedFd,
 }
@@ -90,9 +94,7 @@ impl Channel {
             Some(m) => Err(Error::msg(format!(
                 "protocol error: expected {what}, got {m:?}"
             ))),
-            None => Err(Error::msg(format!(
-                "protocol error: channel closed while waiting for {what}"
-            ))),
+            None => Err(Error::msg(format!("{CLOSED} while waiting for {what}"))),
         }
     }
 }

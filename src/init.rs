@@ -38,6 +38,7 @@ pub fn run_exec(plan: &ExecPlan, fds: ExecFds) -> ! {
 fn finish(r: Result<Infallible>, chan: &crate::channel::Channel) -> ! {
     let code = match r {
         Ok(never) => match never {},
+        Err(e) if e.message().starts_with(crate::channel::CLOSED) => 1,
         Err(e) => {
             // Before "ready" the parent reports this; after it (the parent may be gone) the
             // container's stderr is the only place left.
@@ -94,6 +95,12 @@ fn exec_recipe(p: &ExecPlan, f: &ExecFds) -> Result<Infallible> {
     prctl(libc::PR_SET_PDEATHSIG, 0, "PR_SET_PDEATHSIG")?;
     f.chan.send(&Msg::Ready)?;
     Err(process::execve(&exe, &args, &env))
+}
+
+/// The hook state as hooks in the container's namespaces get it: the pid as seen there
+/// (runtime-spec; runc does the same).
+fn container_view(state_json: &str, status: &str) -> String {
+    crate::state::with_status_pid(state_json, status, nix::unistd::getpid().as_raw())
 }
 
 /// What `become_process` needs; shared by init and exec.
@@ -219,7 +226,11 @@ fn recipe(p: &Plan, f: &ChildFds) -> Result<Infallible> {
         {
             hook_state = st;
         }
-        hooks::run(spec, Kind::CreateContainer, &hook_state)?;
+        hooks::run(
+            spec,
+            Kind::CreateContainer,
+            &container_view(&hook_state, "creating"),
+        )?;
     }
 
     if p.no_pivot {
@@ -263,18 +274,15 @@ fn recipe(p: &Plan, f: &ChildFds) -> Result<Infallible> {
         nix::sys::stat::Mode::empty(),
     )
     .context("open exec fifo")?;
-    nix::unistd::write(
-        // SAFETY: `fd` was just opened above and stays open for this call.
-        unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) },
-        b"0",
-    )
-    .context("write exec fifo")?;
 
+    // `start` is waiting on the other end. A failing startContainer hook closes the fifo
+    // without the byte (start fails); otherwise the byte goes first and the fd, close-on-exec,
+    // closes at the execve itself, which tells `start` the process has been executed.
     if !hook_state.is_empty() {
         hooks::run(
             spec,
             Kind::StartContainer,
-            &crate::state::with_status(&hook_state, "created"),
+            &container_view(&hook_state, "created"),
         )?;
     }
     if let Some(fin) = proc
@@ -284,5 +292,11 @@ fn recipe(p: &Plan, f: &ChildFds) -> Result<Infallible> {
     {
         process::set_affinity(fin, "process.execCPUAffinity.final")?;
     }
+    nix::unistd::write(
+        // SAFETY: `fd` was just opened above and stays open for this call.
+        unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) },
+        b"0",
+    )
+    .context("write exec fifo")?;
     Err(process::execve(&exe, &args, &env))
 }

@@ -83,7 +83,10 @@ pub fn rlimits(p: &Process) -> Result<Vec<(String, libc::__rlimit_resource_t, u6
         let field = format!("process.rlimits[{i}]");
         let res = rlimit_resource(r.typ());
         if out.iter().any(|o| o.1 == res) {
-            bail!("{field}.type: duplicate rlimit {:?}", r.typ());
+            let name = serde_json::to_value(r.typ())
+                .map(|v| v.to_string())
+                .unwrap_or_default();
+            bail!("{field}.type: duplicate rlimit {name}");
         }
         if r.soft() > r.hard() {
             bail!(

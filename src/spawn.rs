@@ -171,7 +171,10 @@ pub fn create(root: &Path, id: &str, args: &CreateArgs, will_detach: bool) -> Re
         devices,
         propagation: rootfs::propagation_flag(spec)?,
         sysctl: sysctl::plan(spec)?,
-        caps: capabilities::plan(process),
+        caps: capabilities::plan(process).map(|mut c| {
+            capabilities::drop_ungrantable(&mut c, capabilities::grantable());
+            c
+        }),
         last_cap: capabilities::kernel_last_cap(),
         rlimits: process::rlimits(process)?,
         env,
@@ -303,24 +306,21 @@ pub fn create(root: &Path, id: &str, args: &CreateArgs, will_detach: bool) -> Re
     container.saved.pid = pid;
     container.saved.pid_start = pid_start;
 
-    chan.send(&Msg::Go)?;
-    loop {
-        match chan.recv()? {
-            Some(Msg::MountsDone) => {
-                let st = state::hook_state_json(&container.saved, "creating");
-                hooks::run(spec, Kind::Prestart, &st)?;
-                hooks::run(spec, Kind::CreateRuntime, &st)?;
-                chan.send(&Msg::HooksDone(st))?;
-            }
-            Some(Msg::Ready) => break,
-            Some(Msg::Error(e)) => return Err(Error::msg(e)),
-            Some(m) => bail!("protocol error: unexpected {m:?} from init"),
-            None => {
-                let status = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
-                undo.child = None;
-                bail!("container init exited unexpectedly ({status:?})");
-            }
+    if let Err(e) = drive_init(&chan, &container, spec, pid, &mut undo) {
+        // A failed prestart/createRuntime/createContainer hook: the runtime-spec wants the
+        // container stopped and deleted, then the poststop hooks run.
+        let hook_failed = [Kind::Prestart, Kind::CreateRuntime, Kind::CreateContainer]
+            .iter()
+            .any(|k| e.message().starts_with(k.field()));
+        drop(undo);
+        if hook_failed {
+            hooks::run_warn_spec(
+                spec.hooks().as_ref(),
+                Kind::Poststop,
+                &container.hook_state("stopped"),
+            );
         }
+        return Err(e);
     }
 
     container.saved.creating = false;
@@ -334,6 +334,35 @@ pub fn create(root: &Path, id: &str, args: &CreateArgs, will_detach: bool) -> Re
         container,
         console: console_peer,
     })
+}
+
+/// sync 1-3 of the ladder in channel.rs, parent side: Go, the pre-start hooks, until Ready.
+fn drive_init(
+    chan: &Channel,
+    container: &Container,
+    spec: &Spec,
+    pid: i32,
+    undo: &mut Undo,
+) -> Result<()> {
+    chan.send(&Msg::Go)?;
+    loop {
+        match chan.recv()? {
+            Some(Msg::MountsDone) => {
+                let st = state::hook_state_json(&container.saved, "creating");
+                hooks::run(spec, Kind::Prestart, &st)?;
+                hooks::run(spec, Kind::CreateRuntime, &st)?;
+                chan.send(&Msg::HooksDone(st))?;
+            }
+            Some(Msg::Ready) => return Ok(()),
+            Some(Msg::Error(e)) => return Err(Error::msg(e)),
+            Some(m) => bail!("protocol error: unexpected {m:?} from init"),
+            None => {
+                let status = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+                undo.child = None;
+                bail!("container init exited unexpectedly ({status:?})");
+            }
+        }
+    }
 }
 
 /// Clone init into its new namespaces. pid and time namespaces given by path are joined (for
@@ -484,7 +513,10 @@ pub fn exec(
     }
     let plan = ExecPlan {
         process,
-        caps: capabilities::plan(process),
+        caps: capabilities::plan(process).map(|mut c| {
+            capabilities::drop_ungrantable(&mut c, capabilities::grantable());
+            c
+        }),
         last_cap: capabilities::kernel_last_cap(),
         rlimits: process::rlimits(process)?,
         env,

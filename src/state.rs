@@ -214,12 +214,13 @@ pub fn hook_state_json(s: &Saved, status: &str) -> String {
     v.to_string()
 }
 
-/// The same hook state with another status (init gets the parent's "creating" state and passes
-/// "created" to startContainer hooks).
-pub fn with_status(state_json: &str, status: &str) -> String {
+/// The same hook state with another status and pid (init gets the parent's "creating" state and
+/// passes its own view to createContainer and startContainer hooks).
+pub fn with_status_pid(state_json: &str, status: &str, pid: i32) -> String {
     match serde_json::from_str::<serde_json::Value>(state_json) {
         Ok(mut v) => {
             v["status"] = status.into();
+            v["pid"] = pid.into();
             v.to_string()
         }
         Err(_) => state_json.to_string(),

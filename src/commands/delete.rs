@@ -58,12 +58,15 @@ pub fn kill_and_wait(c: &Container) -> Result<()> {
     Ok(())
 }
 
+/// Remove the container, then run its poststop hooks: the runtime-spec wants them after the
+/// container is deleted and before `delete` returns (failures are warnings).
 pub fn destroy(c: &Container) -> Result<()> {
+    c.saved.cgroup.destroy()?;
+    c.remove_dir()?;
     hooks::run_warn_spec(
         c.saved.hooks.as_ref(),
         Kind::Poststop,
         &c.hook_state("stopped"),
     );
-    c.saved.cgroup.destroy()?;
-    c.remove_dir()
+    Ok(())
 }

@@ -36,8 +36,11 @@ pub fn run(root: &Path, id: &str, args: &CreateArgs, detach: bool, keep: bool) -
     let master = match started {
         Ok(m) => m,
         Err(e) => {
-            let _ = crate::commands::delete::kill_and_wait(c);
-            let _ = crate::commands::delete::destroy(c);
+            // `start` may have destroyed the container already (a failed startContainer hook).
+            if c.dir.exists() {
+                let _ = crate::commands::delete::kill_and_wait(c);
+                let _ = crate::commands::delete::destroy(c);
+            }
             return Err(e);
         }
     };
