@@ -6,7 +6,8 @@
 //! sysctl, masked and read-only paths after it (they use the container's /proc); rlimits and
 //! scheduling before the user switch (raising needs privileges); the bounding set is dropped while
 //! still root, the user switch keeps capabilities (PR_SET_KEEPCAPS), then the final sets are
-//! applied; args[0] is resolved before "ready" so a missing binary fails `create`, not `start`.
+//! applied; args[0] is resolved before "ready" so a missing binary fails `create`, not `start`;
+//! seccomp is loaded before the capabilities are dropped, or last with noNewPrivileges (below).
 
 use crate::capabilities;
 use crate::channel::Msg;
@@ -16,6 +17,7 @@ use crate::mounts;
 use crate::namespaces;
 use crate::process;
 use crate::rootfs;
+use crate::seccomp;
 use crate::spawn::{ChildFds, Plan};
 use crate::sys;
 use crate::sysctl;
@@ -143,6 +145,15 @@ fn recipe(p: &Plan, f: &ChildFds) -> Result<Infallible> {
         process::set_no_new_privs()?;
     }
 
+    // Seccomp, where runc puts it. Without noNewPrivileges, loading a filter needs
+    // CAP_SYS_ADMIN, so it goes in here, before the capabilities are dropped (everything init does
+    // from here on must then pass the filter). With noNewPrivileges it waits until just before
+    // Ready, below, so the profile has to allow as few of init's own syscalls as possible.
+    let nnp = proc.no_new_privileges() == Some(true);
+    if !nnp {
+        seccomp::apply(p.seccomp.as_ref(), &f.chan)?;
+    }
+
     // User and capabilities.
     if let Some(caps) = &p.caps {
         capabilities::drop_bounding(caps, p.last_cap)?;
@@ -172,6 +183,11 @@ fn recipe(p: &Plan, f: &ChildFds) -> Result<Infallible> {
 
     // sync 3: ready. From here keel create may exit, so stop dying with it.
     prctl(libc::PR_SET_PDEATHSIG, 0, "PR_SET_PDEATHSIG")?;
+    // Seccomp with noNewPrivileges: after it, init only sends Ready, opens and writes the exec
+    // fifo, runs startContainer hooks, sets execCPUAffinity.final and calls execve.
+    if nnp {
+        seccomp::apply(p.seccomp.as_ref(), &f.chan)?;
+    }
     f.chan.send(&Msg::Ready)?;
 
     // Block until `start` opens the fifo for reading. The fifo lives in the host's state dir,

@@ -46,6 +46,8 @@ pub struct Plan<'a> {
     pub extra_fds: u32,
     /// Whether init must stop after mounts for the parent's and its own pre-start hooks.
     pub hook_sync: bool,
+    /// linux.seccomp, compiled.
+    pub seccomp: Option<crate::seccomp::Filter>,
 }
 
 /// The fds init inherits (all close-on-exec, numbered above the preserved range).
@@ -188,6 +190,7 @@ pub fn create(root: &Path, id: &str, args: &CreateArgs, will_detach: bool) -> Re
         ]
         .iter()
         .any(|k| !hooks::list(spec, *k).is_empty()),
+        seccomp: crate::seccomp::plan(spec)?,
         ns,
     };
 
@@ -300,6 +303,13 @@ pub fn create(root: &Path, id: &str, args: &CreateArgs, will_detach: bool) -> Re
                 hooks::run(spec, Kind::Prestart, &st)?;
                 hooks::run(spec, Kind::CreateRuntime, &st)?;
                 chan.send(&Msg::HooksDone(st))?;
+            }
+            Some(Msg::SeccompListener) => {
+                let fd = chan.take_fd().ok_or_else(|| {
+                    Error::msg("protocol error: SeccompListener came without its fd")
+                })?;
+                let st = state::hook_state_json(&saved, "creating");
+                crate::seccomp::send_to_agent(spec, &st, pid, fd)?;
             }
             Some(Msg::Ready) => break,
             Some(Msg::Error(e)) => return Err(Error::msg(e)),
