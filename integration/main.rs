@@ -18,5 +18,6 @@ mod lifecycle;
 mod mounts;
 mod namespaces;
 mod process;
+mod seccomp;
 mod selftest;
 mod tty;
