@@ -7,14 +7,14 @@
 //!
 //! A profile maps each syscall to one of nine actions, with optional argument conditions, and
 //! different rules may give the same syscall different actions. seccompiler (0.5) builds a
-//! filter with a single match action and a single mismatch action, and has no
-//! SECCOMP_RET_USER_NOTIF, so a profile would have to become a stack of filters, one per
-//! action, and NOTIFY would still be missing. libseccomp is C, a second copy of a syscall
-//! table, and the thing runc needs a cgo build for. The BPF a profile needs is small and
-//! regular, so `bpf.rs` generates it directly: arch check, syscall number by binary search,
-//! per-syscall rule chains with 64-bit argument comparisons split into high and low words,
-//! `ret ACTION`. Its output is checked like the kernel checks it and run in unit tests by an
-//! interpreter; integration/seccomp.rs runs it in containers next to runc.
+//! filter with one match action and one mismatch action and has no SECCOMP_RET_USER_NOTIF: a
+//! profile would become a stack of filters, one per action, and NOTIFY would still be missing
+//! (so keel no longer depends on it). Binding libseccomp would put a C library into a static
+//! binary (runc needs cgo for it). The BPF a profile needs is small and regular, so `bpf.rs`
+//! generates it directly: arch check, a binary search on the syscall number, per-syscall rule
+//! chains with 64-bit argument comparisons split into high and low words, `ret ACTION`. Its
+//! output is checked as the kernel checks it and run in unit tests by an interpreter and in
+//! forked children; integration/seccomp.rs runs it in containers next to runc.
 //!
 //! # Semantics (and where runc/libseccomp differ)
 //!
