@@ -17,8 +17,8 @@
 //!                                                 user, caps, cwd, look up args[0]; load the
 //!                                                 seccomp filter (before the caps, or last
 //!                                                 before Ready with noNewPrivileges)
-//!           (only with SCMP_ACT_NOTIFY rules)  <---  send SeccompListener + the listener fd
-//!  connect to linux.seccomp.listenerPath,            (SCM_RIGHTS), right after loading
+//!        (only with SCMP_ACT_NOTIFY rules)  <---  send SeccompListener + the listener fd
+//!  connect to linux.seccomp.listenerPath,         (SCM_RIGHTS), right after loading
 //!  send it the container process state + fd
 //!                                           <---  send Ready        (or Error(text) at any step)
 //!  write state.json and --pid-file; exit          open exec.fifo for writing: blocks
