@@ -682,6 +682,30 @@ fn bad_profiles_fail_create_naming_the_field() {
 }
 
 #[test]
+fn a_filter_that_kills_init_fails_create_with_a_diagnosis() {
+    // keel-specific message (runc: "container process is already dead"). Without
+    // noNewPrivileges the filter is in place before init drops its capabilities with capset.
+    let t = Test::new("sc-killinit");
+    let mut b = t.bundle();
+    b.set("/process/noNewPrivileges", json!(false));
+    seccomp(
+        &mut b,
+        allow_but(json!([{"names": ["capset"], "action": "SCMP_ACT_KILL_PROCESS"}])),
+    );
+    t.rt.create(&b)
+        .fails_with("container init was killed by SIGSYS (does linux.seccomp block a syscall");
+    assert_nothing_left(&t.rt.root, &b.id, &b.dir);
+    // (runc's `create` even succeeds here, leaving a stopped container; its `run` fails.)
+    let mut b = t.bundle();
+    b.set("/process/noNewPrivileges", json!(false));
+    seccomp(
+        &mut b,
+        allow_but(json!([{"names": ["capset"], "action": "SCMP_ACT_KILL_PROCESS"}])),
+    );
+    t.runc.run(&b).failed();
+}
+
+#[test]
 fn unreachable_listener_fails_create_and_cleans_up() {
     let t = Test::new("sc-nolistener");
     let sock = t.host_dir("agent").join("missing.sock");

@@ -317,6 +317,11 @@ pub fn create(root: &Path, id: &str, args: &CreateArgs, will_detach: bool) -> Re
             None => {
                 let status = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
                 undo.child = None;
+                if let Ok(nix::sys::wait::WaitStatus::Signaled(_, nix::sys::signal::SIGSYS, _)) =
+                    status
+                {
+                    bail!("container init was killed by SIGSYS (does linux.seccomp block a syscall init makes before execve?)");
+                }
                 bail!("container init exited unexpectedly ({status:?})");
             }
         }
