@@ -22,7 +22,7 @@
 //!   kernel's own order for stacked filters: KILL_PROCESS > KILL_THREAD > TRAP > ERRNO >
 //!   NOTIFY > TRACE > LOG > ALLOW; equal actions: the earlier rule. The result does not depend on
 //!   the order of `syscalls[]`. libseccomp lets an unconditional rule override conditional rules
-//!   of the same syscall (so "mkdir ALLOW" + "mkdir ERRNO if arg1 == 0777" is plain ALLOW under
+//!   of the same syscall (so "mkdir LOG" + "mkdir ERRNO if arg1 == 0777" is plain LOG under
 //!   runc, ERRNO for 0777 here); otherwise the two agree.
 //! - As runc: a rule whose action equals `defaultAction` is dropped; two conditions on the same
 //!   argument index make one rule each (ORed; libseccomp cannot AND them); a name that is a
@@ -40,9 +40,10 @@
 //! - keel refuses, naming the field, what runc silently ignores: `errnoRet` on actions other
 //!   than ERRNO/TRACE, `valueTwo` on operators other than SCMP_CMP_MASKED_EQ, an errno above
 //!   4095, an argument index above 5; like runc it refuses NOTIFY as the default action.
-//! - Flags: SECCOMP_FILTER_FLAG_LOG and _SPEC_ALLOW go to seccomp(2); _TSYNC too (init is
-//!   single-threaded, so it is a no-op; runc drops it), with _TSYNC_ESRCH when there is a
-//!   listener; _WAIT_KILLABLE_RECV only means something for a listener and is passed only then.
+//! - Flags (runc 1.1.5 refuses all of them): SECCOMP_FILTER_FLAG_LOG and _SPEC_ALLOW go to
+//!   seccomp(2); _TSYNC too (init is single-threaded, so it changes nothing; later runc drops
+//!   it), with _TSYNC_ESRCH when there is a listener; _WAIT_KILLABLE_RECV only means something
+//!   for a listener and is passed only then.
 //!
 //! # SCMP_ACT_NOTIFY
 //!
