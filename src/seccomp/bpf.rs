@@ -796,6 +796,113 @@ mod tests {
         assert_eq!(run(&prog, &Data::x86_64(X32_SYSCALL_BIT | 1, &[])).0, KILL);
     }
 
+    /// The profile's meaning, evaluated directly: what the program must compute.
+    fn reference(p: &Profile, d: &Data) -> u32 {
+        let abi = match d.arch {
+            AUDIT_ARCH_X86_64 if d.nr & X32_SYSCALL_BIT != 0 => Abi::X32,
+            AUDIT_ARCH_X86_64 => Abi::X86_64,
+            AUDIT_ARCH_I386 => Abi::I386,
+            _ => return p.bad_arch,
+        };
+        let Some(r) = p.abis.get(&abi) else {
+            return p.bad_arch;
+        };
+        if r.enosys_above.is_some_and(|max| d.nr > max) {
+            return RET_ERRNO_ENOSYS;
+        }
+        let arg = |i: u8| {
+            let a = d.args[usize::from(i)];
+            if abi.wide() {
+                a
+            } else {
+                a & 0xffff_ffff
+            }
+        };
+        let val = |v: u64| if abi.wide() { v } else { v & 0xffff_ffff };
+        for rule in r.syscalls.get(&d.nr).into_iter().flatten() {
+            if rule
+                .conds
+                .iter()
+                .all(|c| holds(c.op, arg(c.index), val(c.value), val(c.value_two)))
+            {
+                return rule.action;
+            }
+        }
+        p.default
+    }
+
+    /// xorshift64: deterministic pseudo-random numbers without a crate.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+
+        fn pick<T: Copy>(&mut self, from: &[T]) -> T {
+            from[(self.next() % from.len() as u64) as usize]
+        }
+    }
+
+    #[test]
+    fn random_profiles_compile_to_what_they_mean() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let actions = [ALLOW, KILL, EPERM, 0x0005_0026, 0x8000_0000, 0x7ffc_0000];
+        for round in 0..300 {
+            let mut abis = BTreeMap::new();
+            for abi in [Abi::X86_64, Abi::X32, Abi::I386] {
+                if rng.next().is_multiple_of(3) {
+                    continue;
+                }
+                let base = if abi == Abi::X32 { X32_SYSCALL_BIT } else { 0 };
+                let mut r = AbiRules::default();
+                for _ in 0..rng.next() % 40 {
+                    let nr = base + (rng.next() % 48) as u32;
+                    let conds = (0..rng.next() % 3)
+                        .map(|_| Cond {
+                            index: (rng.next() % 6) as u8,
+                            op: rng.pick(&OPS),
+                            value: rng.pick(&EDGES),
+                            value_two: rng.pick(&EDGES),
+                        })
+                        .collect();
+                    let action = rng.pick(&actions);
+                    r.syscalls
+                        .entry(nr)
+                        .or_default()
+                        .push(Rule { action, conds });
+                }
+                if rng.next().is_multiple_of(2) {
+                    r.enosys_above = Some(base + 40);
+                }
+                abis.insert(abi, r);
+            }
+            let p = Profile {
+                default: rng.pick(&actions),
+                bad_arch: KILL,
+                abis,
+            };
+            let prog = compile(&p).unwrap();
+            for _ in 0..200 {
+                let arch = rng.pick(&[AUDIT_ARCH_X86_64, AUDIT_ARCH_I386, 0xc000_00b7]);
+                let nr = rng.pick(&[0, X32_SYSCALL_BIT]) + (rng.next() % 50) as u32;
+                let mut args = [0u64; 6];
+                for a in &mut args {
+                    *a = rng.pick(&EDGES);
+                }
+                let d = Data { nr, arch, args };
+                assert_eq!(
+                    run(&prog, &d).0,
+                    reference(&p, &d),
+                    "round {round}: nr {nr:#x} arch {arch:#x} args {args:x?}\n{p:#?}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn check_rejects_what_the_kernel_would() {
         let ret = Insn {
