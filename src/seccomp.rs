@@ -270,6 +270,9 @@ pub fn plan(spec: &Spec) -> Result<Option<Filter>> {
     let Some(sc) = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) else {
         return Ok(None);
     };
+    if !cfg!(target_arch = "x86_64") {
+        bail!("linux.seccomp: keel's syscall tables and filters are for x86_64 hosts only");
+    }
     let (filter, unknown) = compile(sc)?;
     if !unknown.is_empty() {
         crate::log::warn(&format!(
