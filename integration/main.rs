@@ -22,5 +22,6 @@ mod mounts;
 mod namespaces;
 mod process;
 mod reliability;
+mod seccomp;
 mod selftest;
 mod tty;

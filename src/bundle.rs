@@ -82,11 +82,10 @@ pub fn validate(spec: &Spec) -> Result<()> {
     if spec.solaris().is_some() || spec.windows().is_some() || spec.vm().is_some() {
         bail!("solaris/windows/vm: not supported by keel (Linux only)");
     }
-    let unsupported: [(&str, bool); 4] = [
+    let unsupported: [(&str, bool); 3] = [
         ("linux.intelRdt", linux.intel_rdt().is_some()),
         ("linux.memoryPolicy", linux.memory_policy().is_some()),
         ("linux.netDevices", linux.net_devices().is_some()),
-        ("linux.seccomp", linux.seccomp().is_some()),
     ];
     for (field, present) in unsupported {
         if present {
@@ -161,13 +160,5 @@ mod tests {
         v.as_object_mut().map(|o| o.remove("process"));
         let e = check(&v).err().map(|e| e.to_string()).unwrap_or_default();
         assert!(e.starts_with("process: missing"), "{e}");
-    }
-
-    #[test]
-    fn seccomp_is_rejected_by_name_until_supported() {
-        let mut v = base();
-        v["linux"]["seccomp"] = serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW"});
-        let e = check(&v).err().map(|e| e.to_string()).unwrap_or_default();
-        assert!(e.starts_with("linux.seccomp: not supported"), "{e}");
     }
 }

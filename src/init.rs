@@ -6,7 +6,8 @@
 //! sysctl, masked and read-only paths after it (they use the container's /proc); rlimits and
 //! scheduling before the user switch (raising needs privileges); the bounding set is dropped while
 //! still root, the user switch keeps capabilities (PR_SET_KEEPCAPS), then the final sets are
-//! applied; args[0] is resolved before "ready" so a missing binary fails `create`, not `start`.
+//! applied; args[0] is resolved before "ready" so a missing binary fails `create`, not `start`;
+//! seccomp is loaded before the capabilities are dropped, or last with noNewPrivileges (below).
 
 use crate::capabilities;
 use crate::channel::Msg;
@@ -16,6 +17,7 @@ use crate::mounts;
 use crate::namespaces;
 use crate::process;
 use crate::rootfs;
+use crate::seccomp;
 use crate::spawn::{ChildFds, ExecFds, ExecPlan, Plan};
 use crate::sys;
 use crate::sysctl;
@@ -91,8 +93,13 @@ fn exec_recipe(p: &ExecPlan, f: &ExecFds) -> Result<Infallible> {
         rlimits: &p.rlimits,
         env: &p.env,
         extra_fds: p.extra_fds,
+        seccomp: p.seccomp.as_ref(),
+        chan: &f.chan,
     })?;
     prctl(libc::PR_SET_PDEATHSIG, 0, "PR_SET_PDEATHSIG")?;
+    if proc.no_new_privileges() == Some(true) {
+        seccomp::apply(p.seccomp.as_ref(), &f.chan)?;
+    }
     f.chan.send(&Msg::Ready)?;
     Err(process::execve(&exe, &args, &env))
 }
@@ -111,6 +118,8 @@ struct Process<'a> {
     rlimits: &'a [(String, libc::__rlimit_resource_t, u64, u64)],
     env: &'a [String],
     extra_fds: u32,
+    seccomp: Option<&'a seccomp::Filter>,
+    chan: &'a crate::channel::Channel,
 }
 
 /// From the container's view of the world to the process about to execve: security settings,
@@ -121,8 +130,17 @@ fn become_process(p: &Process) -> Result<(std::path::PathBuf, Vec<String>, Vec<S
     process::apply_apparmor(proc)?;
     process::apply_rlimits(p.rlimits)?;
     process::apply_scheduling(proc)?;
-    if proc.no_new_privileges() == Some(true) {
+    let nnp = proc.no_new_privileges() == Some(true);
+    if nnp {
         process::set_no_new_privs()?;
+    }
+
+    // Seccomp, where runc puts it. Without noNewPrivileges, loading a filter needs
+    // CAP_SYS_ADMIN, so it goes in here, before the capabilities are dropped (everything after
+    // must then pass the filter). With noNewPrivileges the caller loads it just before Ready, so
+    // the profile has to allow as few of keel's own syscalls as possible.
+    if !nnp {
+        seccomp::apply(p.seccomp, p.chan)?;
     }
 
     // User and capabilities: drop the bounding set while still root, keep the capabilities
@@ -258,10 +276,18 @@ fn recipe(p: &Plan, f: &ChildFds) -> Result<Infallible> {
         rlimits: &p.rlimits,
         env: &p.env,
         extra_fds: p.extra_fds,
+        seccomp: p.seccomp.as_ref(),
+        chan: &f.chan,
     })?;
+    let nnp = proc.no_new_privileges() == Some(true);
 
     // sync 3: ready. From here keel create may exit, so stop dying with it.
     prctl(libc::PR_SET_PDEATHSIG, 0, "PR_SET_PDEATHSIG")?;
+    // Seccomp with noNewPrivileges: after it, init only sends Ready, opens and writes the exec
+    // fifo, runs startContainer hooks, sets execCPUAffinity.final and calls execve.
+    if nnp {
+        seccomp::apply(p.seccomp.as_ref(), &f.chan)?;
+    }
     f.chan.send(&Msg::Ready)?;
 
     // Block until `start` opens the fifo for reading. The fifo lives in the host's state dir,

@@ -15,6 +15,7 @@ mod mounts;
 mod namespaces;
 mod process;
 mod rootfs;
+mod seccomp;
 mod spawn;
 mod state;
 mod sys;

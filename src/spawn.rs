@@ -46,6 +46,8 @@ pub struct Plan<'a> {
     pub extra_fds: u32,
     /// Whether init must stop after mounts for the parent's and its own pre-start hooks.
     pub hook_sync: bool,
+    /// linux.seccomp, compiled.
+    pub seccomp: Option<crate::seccomp::Filter>,
 }
 
 /// The fds init inherits (all close-on-exec, numbered above the preserved range).
@@ -191,6 +193,7 @@ pub fn create(root: &Path, id: &str, args: &CreateArgs, will_detach: bool) -> Re
         ]
         .iter()
         .any(|k| !hooks::list(spec, *k).is_empty()),
+        seccomp: crate::seccomp::plan(spec)?,
         ns,
     };
 
@@ -353,12 +356,24 @@ fn drive_init(
                 hooks::run(spec, Kind::CreateRuntime, &st)?;
                 chan.send(&Msg::HooksDone(st))?;
             }
+            Some(Msg::SeccompListener) => {
+                let fd = chan.take_fd().ok_or_else(|| {
+                    Error::msg("protocol error: SeccompListener came without its fd")
+                })?;
+                let st = state::hook_state_json(&container.saved, "creating");
+                crate::seccomp::send_to_agent(spec, &st, pid, fd)?;
+            }
             Some(Msg::Ready) => return Ok(()),
             Some(Msg::Error(e)) => return Err(Error::msg(e)),
             Some(m) => bail!("protocol error: unexpected {m:?} from init"),
             None => {
                 let status = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
                 undo.child = None;
+                if let Ok(nix::sys::wait::WaitStatus::Signaled(_, nix::sys::signal::SIGSYS, _)) =
+                    status
+                {
+                    bail!("container init was killed by SIGSYS (does linux.seccomp block a syscall init makes before execve?)");
+                }
                 bail!("container init exited unexpectedly ({status:?})");
             }
         }
@@ -444,6 +459,8 @@ fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
 /// process being exec'd).
 pub struct ExecPlan<'a> {
     pub process: &'a Process,
+    /// The container's linux.seccomp applies to exec'd processes too (runc).
+    pub seccomp: Option<crate::seccomp::Filter>,
     pub caps: Option<CapsPlan>,
     pub last_cap: u8,
     pub rlimits: Vec<(String, libc::__rlimit_resource_t, u64, u64)>,
@@ -513,6 +530,7 @@ pub fn exec(
     }
     let plan = ExecPlan {
         process,
+        seccomp: crate::seccomp::plan(&c.saved.config)?,
         caps: capabilities::plan(process).map(|mut c| {
             capabilities::drop_ungrantable(&mut c, capabilities::grantable());
             c
@@ -580,11 +598,20 @@ pub fn exec(
     drop(console);
     c.saved.cgroup.join(pid)?;
     chan.send(&Msg::Go)?;
-    match chan.recv()? {
-        Some(Msg::Ready) => {}
-        Some(Msg::Error(e)) => return Err(Error::msg(e)),
-        Some(m) => bail!("protocol error: unexpected {m:?} from the exec process"),
-        None => bail!("the exec process exited before it could run"),
+    loop {
+        match chan.recv()? {
+            Some(Msg::Ready) => break,
+            Some(Msg::SeccompListener) => {
+                let fd = chan.take_fd().ok_or_else(|| {
+                    Error::msg("protocol error: SeccompListener came without its fd")
+                })?;
+                let st = state::hook_state_json(&c.saved, "running");
+                crate::seccomp::send_to_agent(&c.saved.config, &st, pid, fd)?;
+            }
+            Some(Msg::Error(e)) => return Err(Error::msg(e)),
+            Some(m) => bail!("protocol error: unexpected {m:?} from the exec process"),
+            None => bail!("the exec process exited before it could run"),
+        }
     }
     if let Some(pf) = pid_file {
         write_pid_file(pf, pid)?;
