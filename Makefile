@@ -3,7 +3,7 @@ CARGO ?= cargo
 KEEL := target/release/keel
 PROBE_MANIFEST := integration/probe/Cargo.toml
 
-.PHONY: build probe demo test lint bench conformance
+.PHONY: build probe demo test lint bench conformance fuzz
 
 # target/release/keel
 build:
@@ -49,3 +49,9 @@ endif
 # keel against runc, crun and an unshare floor; writes build/bench.json. BENCH_N=30 by default.
 bench: build
 	python3 scripts/bench.py
+
+# Fuzz config.json loading and validation for FUZZ_SECONDS (default 60) with cargo-fuzz (nightly
+# toolchain; `cargo install cargo-fuzz`). A crash or a panic fails the target.
+FUZZ_SECONDS ?= 60
+fuzz:
+	cd fuzz && $(CARGO) +nightly fuzz run config corpus/config -- -max_total_time=$(FUZZ_SECONDS)

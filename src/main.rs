@@ -1,39 +1,10 @@
 //! keel: an OCI container runtime, a drop-in replacement for runc.
 //! Parse the command line, dispatch, and report an error exactly once, here.
 
-mod bundle;
-mod capabilities;
-mod cgroups;
-mod channel;
-mod cli;
-mod commands;
-mod error;
-mod hooks;
-mod init;
-mod log;
-mod mounts;
-mod namespaces;
-mod process;
-mod rootfs;
-mod seccomp;
-mod spawn;
-mod state;
-mod sys;
-mod sysctl;
-mod tty;
+use keel::{cli, commands, error, log, sys};
 
 use clap::Parser;
 use std::io::Write;
-
-const SPEC_VERSION: &str = "1.0.2-dev";
-
-/// Report an error once: to the log file for containerd/conmon, and to stderr for people.
-pub fn report(e: &error::Error) {
-    if log::to_file() {
-        log::error(e.message());
-    }
-    let _ = writeln!(std::io::stderr(), "{e}");
-}
 
 fn main() {
     let cli = match cli::Cli::try_parse() {
@@ -48,9 +19,10 @@ fn main() {
     };
     if cli.version {
         println!(
-            "keel version {}\ncommit: {}\nspec: {SPEC_VERSION}",
+            "keel version {}\ncommit: {}\nspec: {}",
             env!("CARGO_PKG_VERSION"),
-            env!("KEEL_COMMIT")
+            env!("KEEL_COMMIT"),
+            keel::SPEC_VERSION
         );
         return;
     }
@@ -69,7 +41,7 @@ fn main() {
         Some(cli::Command::Create { .. } | cli::Command::Run { .. } | cli::Command::Exec(_))
     ) {
         if let Err(e) = sys::reexec_from_readonly_mount() {
-            report(&error::Error::from(e).context("re-execute keel from a read-only mount"));
+            keel::report(&error::Error::from(e).context("re-execute keel from a read-only mount"));
             std::process::exit(1);
         }
     }
@@ -83,7 +55,7 @@ fn main() {
     let code = match commands::dispatch(&cli, command) {
         Ok(code) => code,
         Err(e) => {
-            report(&e);
+            keel::report(&e);
             1
         }
     };
