@@ -3,7 +3,7 @@ CARGO ?= cargo
 KEEL := target/release/keel
 PROBE_MANIFEST := integration/probe/Cargo.toml
 
-.PHONY: build probe demo test lint bench
+.PHONY: build probe demo test test-clients lint bench
 
 # target/release/keel
 build:
@@ -23,10 +23,16 @@ demo: build
 	scripts/rmcgroups.sh /keel-demo; \
 	exit $$rc
 
-# Unit and integration tests, then lint.
+# Unit and integration tests, the real clients, then lint.
 test: probe
 	$(CARGO) test --release
+	$(MAKE) test-clients
 	$(MAKE) lint
+
+# containerd + ctr, podman and dockerd driving keel, each isolated in a temp dir; every step
+# checked, nothing left behind (clients/run.sh; KEEP=1 keeps the logs). Needs the packages of .ci/run.
+test-clients: build
+	clients/run.sh
 
 lint:
 	$(CARGO) fmt --check
