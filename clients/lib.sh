@@ -368,13 +368,20 @@ check_state_dir() {
 	[ -z "$left" ] || fail_result "left behind: in $1: $left"
 }
 
-# check_cgroup NAME: no cgroup below the test's top-level cgroup NAME (the client may keep NAME
-# itself, e.g. containerd's namespace cgroup); then rmdir it all
+# check_cgroup NAME [KEEP...]: no cgroup below the test's top-level cgroup NAME but the KEEP
+# subdirs (relative: the client's own, e.g. podman's `conmon`; the client may keep NAME itself,
+# e.g. containerd's namespace cgroup); then rmdir it all
 check_cgroup() {
-	local left d
-	left=$(for d in $(cgroups_of "$1"); do find "$d" -mindepth 1 -type d; done | tr '\n' ' ')
+	local name=$1 left d k
+	shift
+	left=$(for d in $(cgroups_of "$name"); do
+		find "$d" -mindepth 1 -type d | while read -r c; do
+			for k in "$@"; do [ "$c" = "$d/$k" ] && continue 2; done
+			echo "$c"
+		done
+	done | tr '\n' ' ')
 	[ -z "$left" ] || fail_result "left behind: cgroups $left"
-	rm_cgroup "$1" || fail_result "cannot remove cgroup $1: $(cgroups_of "$1" | tr '\n' ' ')"
+	rm_cgroup "$name" || fail_result "cannot remove cgroup $name: $(cgroups_of "$name" | tr '\n' ' ')"
 }
 
 # summarize_argv: the shapes of the runtime calls the client made (values and ids stripped)
