@@ -19,6 +19,9 @@ pub fn start(c: &Container) -> Result<()> {
         Status::Running => bail!("cannot start an already running container"),
         Status::Stopped => bail!("cannot start a container that has stopped"),
     }
+    // Before opening the fifo: that releases init, whose process may then run, exit and be
+    // reaped (by containerd's shim, a subreaper) before a later pidfd_open, which fails ESRCH.
+    let pidfd = crate::sys::pidfd_open(c.saved.pid).context("pidfd_open init")?;
     let fifo = match std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
@@ -31,7 +34,6 @@ pub fn start(c: &Container) -> Result<()> {
         Err(e) => return Err(Error::from(e).context("open exec fifo")),
     };
     // Wait for init's byte; if init dies instead, its pidfd becomes readable.
-    let pidfd = crate::sys::pidfd_open(c.saved.pid).context("pidfd_open init")?;
     loop {
         let mut fds = [
             PollFd::new(fifo.as_fd(), PollFlags::POLLIN),
