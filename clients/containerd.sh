@@ -5,8 +5,11 @@
 # The shim calls keel with `--root <runc-root>/<ns> --log <bundle>/log.json --log-format json`:
 # create --bundle --pid-file, start, exec --process --detach --pid-file [--console-socket],
 # kill [--all], ps --format json, pause, resume, delete [--force].
+# SC2016: container commands are single-quoted on purpose; SC2317: cleanup runs from the trap
+# shellcheck disable=SC2016,SC2317
 set -uo pipefail
 CLIENT=containerd
+# shellcheck source=clients/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 W=$WORK
@@ -63,8 +66,7 @@ say "containerd $(containerd --version | awk '{print $3}'), runtime $KEEL"
 containerd --config "$W/config.toml" >"$LOGDIR/containerd.log" 2>&1 &
 CTRD_PID=$!
 started() {
-	local i
-	for i in $(seq 50); do
+	for _ in $(seq 50); do
 		[ -S "$SOCK" ] && "${CTR[@]}" version >/dev/null 2>&1 && return 0
 		sleep 0.2
 	done
@@ -97,8 +99,7 @@ t "run -d (detached)" -- \
 	sh -c 'trap "echo got-TERM; exit 0" TERM; echo started; while :; do sleep 0.2; done'
 # task_status ID STATUS: wait up to 5 s for the task to show STATUS in `ctr task ls`
 task_status() {
-	local i
-	for i in $(seq 25); do
+	for _ in $(seq 25); do
 		"${CTR[@]}" task ls | grep -Eq "^$1 +[0-9]+ +$2\$" && { "${CTR[@]}" task ls; return 0; }
 		sleep 0.2
 	done

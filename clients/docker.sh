@@ -9,8 +9,11 @@
 # <bundle>/log.json --log-format json), plus `update --resources - ID` (JSON on stdin). Every
 # container with its own network namespace gets a prestart hook (`libnetwork-setkey`) that keel
 # must run with the state JSON on stdin: the bridge steps depend on it.
+# SC2016: container commands are single-quoted on purpose; SC2317: cleanup runs from the trap
+# shellcheck disable=SC2016,SC2317
 set -uo pipefail
 CLIENT=docker
+# shellcheck source=clients/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 W=$WORK
@@ -34,7 +37,7 @@ DPID=
 cleanup() {
 	# forced cleanup after a failure; the checks of what is left come first
 	if alive "$DPID"; then
-		"${D[@]}" rm -f $("${D[@]}" ps -aq) >/dev/null 2>&1
+		"${D[@]}" ps -aq | xargs -r "${D[@]}" rm -f >/dev/null 2>&1
 		"${D[@]}" network rm keelnet >/dev/null 2>&1
 		kill -TERM "$DPID" # also stops its containerd
 	fi
@@ -45,7 +48,7 @@ cleanup() {
 	check_state_dir "$W/exec/runtime-runc/moby"
 	check_state_dir /run/containerd/s "$W/shim-sockets-before"
 	check_cgroup "$CG"
-	[ $KEY_PREEXISTED = 1 ] || rm -f /etc/docker/key.json
+	[ "$KEY_PREEXISTED" = 1 ] || rm -f /etc/docker/key.json
 	summarize_argv >"$LOGDIR/subcommands.txt"
 }
 trap cleanup EXIT
@@ -57,8 +60,7 @@ unshare --net -- /usr/sbin/dockerd --data-root "$W/data" --exec-root "$W/exec" \
 	--userland-proxy=false >"$LOGDIR/dockerd.log" 2>&1 &
 DPID=$!
 started() {
-	local i
-	for i in $(seq 100); do
+	for _ in $(seq 100); do
 		"${D[@]}" version >/dev/null 2>&1 && return 0
 		sleep 0.2
 	done

@@ -101,6 +101,7 @@ check_support() {
 	SECCOMP_OPT=()
 	if [ "${MISSING[seccomp]}" = 1 ]; then
 		# TODO(seccomp): remove once keel supports linux.seccomp (KNOWN_MISSING above).
+		# shellcheck disable=SC2034 # used by the client scripts
 		SECCOMP_OPT=(--security-opt seccomp=unconfined)
 	fi
 }
@@ -112,7 +113,6 @@ note() {
 fail_result() {
 	say "FAIL: $*"
 	record FAIL "$*"
-	FAILED=1
 }
 
 # --- steps ---------------------------------------------------------------------------------
@@ -121,7 +121,6 @@ fail_result() {
 # Runs CMD (stdin from /dev/null), output in $OUT, exit code in $RC; returns 0 when every check holds.
 # --needs: the step calls `keel VERB`; if keel lacks it (and it is a KNOWN_MISSING), the step must
 # instead fail with keel's "not implemented" message in the client's output, and counts as MISSING.
-FAILED=0
 t() {
 	local name=$1 rc_want=0 timeout=90 outs=() nots=() needs=() v missing=()
 	shift
@@ -182,7 +181,6 @@ t() {
 	fi
 	say "FAIL $name ($dt): $(IFS=';'; echo "${why[*]}")"
 	record FAIL "$name: $(IFS=';'; echo "${why[*]}")"
-	FAILED=1
 	{
 		printf 'command:'
 		printf ' %q' "$@"
@@ -207,9 +205,8 @@ alive() {
 # stop_daemon PID: SIGTERM a daemon this script started, wait up to 10 s for it to exit (to be
 # a zombie: the script reaps it later)
 stop_daemon() {
-	local i
 	kill -TERM "$1" || return 1
-	for i in $(seq 50); do
+	for _ in $(seq 50); do
 		alive "$1" || return 0
 		sleep 0.2
 	done
@@ -344,13 +341,13 @@ check_procs_mounts() {
 	local pids p mnts d
 	pids=$(procs_of "$WORK" | tr '\n' ' ')
 	if [ -n "$pids" ]; then
-		fail_result "left behind: processes $(for p in $pids; do printf '%s(%s) ' "$p" "$(cat /proc/$p/comm 2>/dev/null)"; done)"
+		fail_result "left behind: processes $(for p in $pids; do printf '%s(%s) ' "$p" "$(cat "/proc/$p/comm" 2>/dev/null)"; done)"
 		for p in $pids; do kill -KILL "$p" 2>/dev/null; done
 		sleep 0.5
 	fi
 	mnts=$(mounts_of "$WORK")
 	if [ -n "$mnts" ]; then
-		fail_result "left behind: mounts $(echo $mnts)"
+		fail_result "left behind: mounts $(tr '\n' ' ' <<<"$mnts")"
 		for d in $mnts; do umount -l "$d"; done
 	fi
 }

@@ -8,8 +8,11 @@
 # `resume`, `delete --force` with no --root (podman 4.3 drops runtime flags in conmon's exit
 # command), so keel's default root /run/keel is used. The wrapper is named `keel`: podman only
 # passes --log-format=json to runtimes whose file name is in runtime_supports_json.
+# SC2016: container commands are single-quoted on purpose; SC2317: cleanup runs from the trap
+# shellcheck disable=SC2016,SC2317
 set -uo pipefail
 CLIENT=podman
+# shellcheck source=clients/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 W=$WORK
@@ -64,7 +67,7 @@ cleanup() {
 	check_procs_mounts
 	check_state_dir "$KEEL_ROOT" "$W/keel-root-before"
 	check_cgroup "$CG" conmon # podman's cgroup for its conmons, kept by podman
-	[ $VLC_PREEXISTED = 1 ] || rm -rf /var/lib/containers
+	[ "$VLC_PREEXISTED" = 1 ] || rm -rf /var/lib/containers
 	summarize_argv >"$LOGDIR/subcommands.txt"
 }
 trap cleanup EXIT

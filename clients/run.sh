@@ -31,7 +31,7 @@ export KEEL IMAGES=$TOP/images RESULTS=$TOP/results.tsv
 : >"$RESULTS"
 mkdir -p "$IMAGES"
 start=$(date +%s.%N)
-(CLIENT=images WORK=$TOP/images . "$here/lib.sh" && make_images) >"$TOP/images.log" 2>&1 || {
+CLIENT=images WORK=$TOP/images bash -c '. "$1" && make_images' _ "$here/lib.sh" >"$TOP/images.log" 2>&1 || {
 	cat "$TOP/images.log"
 	echo "clients/run.sh: building the images failed" >&2
 	exit 1
