@@ -3,7 +3,7 @@ CARGO ?= cargo
 KEEL := target/release/keel
 PROBE_MANIFEST := integration/probe/Cargo.toml
 
-.PHONY: build probe demo test lint bench conformance fuzz
+.PHONY: build probe demo test test-clients lint bench conformance fuzz
 
 # target/release/keel
 build:
@@ -23,19 +23,25 @@ demo: build
 	scripts/rmcgroups.sh /keel-demo; \
 	exit $$rc
 
-# Unit and integration tests, then lint.
+# Unit and integration tests, the real clients, then lint.
 test: probe
 	$(CARGO) test --release
 	$(MAKE) conformance
+	$(MAKE) test-clients
 	$(MAKE) lint
 
 # The OCI runtime-spec requirement by requirement (conformance/requirements.tsv) against keel (debug
 # build) and runc; prints `requirement | keel | runc | note` and fails when keel fails one that
 # conformance/known-gaps.tsv does not list. Uses $$KEEL_PROBE if set, else builds the probe.
-# Not part of `make test` (the [[test]] has test = false). Select: CONFORMANCE_ARGS="RT-START hooks".
+# `make test` runs it (the [[test]] has test = false, so `cargo test` does not). Select: CONFORMANCE_ARGS="RT-START hooks".
 conformance:
 	@if [ -z "$(KEEL_PROBE)" ]; then $(MAKE) probe; fi
 	$(CARGO) test --test conformance -- $(CONFORMANCE_ARGS)
+
+# containerd + ctr, podman and dockerd driving keel, each isolated in a temp dir; every step
+# checked, nothing left behind (clients/run.sh; KEEP=1 keeps the logs). Needs the packages of .ci/run.
+test-clients: build
+	clients/run.sh
 
 lint:
 	$(CARGO) fmt --check

@@ -215,7 +215,9 @@ fn exec_in_a_stopped_container_fails() {
     let b = t.bundle().with_probe(&["exit", "0"]);
     for rt in [&t.rt, &t.runc] {
         rt.run_with(&b, &["--keep"]).ok();
-        exec(rt, &b.id, &["--", "true"]).fails_with("cannot exec in a stopped container");
+        let out = exec(rt, &b.id, &["--", "true"]);
+        out.fails_with("exec failed: cannot exec in a stopped container");
+        assert_eq!(out.code, 255, "{out}");
         rt.delete(&b.id).ok();
     }
 }

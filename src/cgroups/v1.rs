@@ -185,7 +185,23 @@ pub fn plan(r: &LinuxResources) -> Result<Vec<Write>> {
         out.push(w(&format!("{f}.pids.limit"), "pids", "pids.max", v));
     }
     let rest: [(&str, bool); 5] = [
-        ("blockIO", r.block_io().is_some()),
+        // weight 0 and empty device lists set nothing (as runc; dockerd always sends weight 0)
+        (
+            "blockIO",
+            r.block_io().as_ref().is_some_and(|b| {
+                b.weight().is_some_and(|w| w != 0)
+                    || b.leaf_weight().is_some_and(|w| w != 0)
+                    || [
+                        b.weight_device().as_ref().map(Vec::len),
+                        b.throttle_read_bps_device().as_ref().map(Vec::len),
+                        b.throttle_write_bps_device().as_ref().map(Vec::len),
+                        b.throttle_read_iops_device().as_ref().map(Vec::len),
+                        b.throttle_write_iops_device().as_ref().map(Vec::len),
+                    ]
+                    .into_iter()
+                    .any(|n| n.unwrap_or(0) > 0)
+            }),
+        ),
         (
             "hugepageLimits",
             r.hugepage_limits().as_ref().is_some_and(|h| !h.is_empty()),
@@ -277,6 +293,20 @@ mod tests {
         assert_eq!(
             e.as_deref(),
             Some("linux.resources.devices[0].access: \"rwx\" is not a combination of r, w and m")
+        );
+    }
+
+    #[test]
+    fn block_io_with_nothing_set_is_no_limit() {
+        // dockerd sends this with every container
+        let p = plan(&res(serde_json::json!({"blockIO": {"weight": 0}})));
+        assert_eq!(p.ok().map(|p| p.len()), Some(0));
+        let e = plan(&res(serde_json::json!({"blockIO": {"weight": 500}})))
+            .err()
+            .map(|e| e.to_string());
+        assert_eq!(
+            e.as_deref(),
+            Some("linux.resources.blockIO: not supported by keel yet")
         );
     }
 }

@@ -12,9 +12,14 @@ use std::str::FromStr;
 
 pub fn run(root: &Path, a: &ExecArgs) -> Result<i32> {
     let c = Container::load(root, &a.id)?;
+    // runc's words and exit code (255) for a container that cannot take a process.
+    let refuse = |why: &str| {
+        crate::report(&Error::msg(format!("exec failed: {why}")));
+        Ok(255)
+    };
     match c.status() {
-        Status::Stopped => bail!("cannot exec in a stopped container"),
-        Status::Creating => bail!("cannot exec in a container that is being created"),
+        Status::Stopped => return refuse("cannot exec in a stopped container"),
+        Status::Creating => return refuse("cannot exec in a container that is being created"),
         Status::Created | Status::Running => {}
     }
     let process = build_process(&c, a)?;

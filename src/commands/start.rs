@@ -20,6 +20,9 @@ pub fn start(c: &Container) -> Result<()> {
         Status::Stopped => bail!("cannot start a container that has stopped"),
         Status::Creating => bail!("cannot start a container that is being created"),
     }
+    // Before opening the fifo: that releases init, whose process may then run, exit and be
+    // reaped (by containerd's shim, a subreaper) before a later pidfd_open, which fails ESRCH.
+    let pidfd = crate::sys::pidfd_open(c.saved.pid).context("pidfd_open init")?;
     let fifo = match std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
@@ -36,7 +39,6 @@ pub fn start(c: &Container) -> Result<()> {
     // without the byte means init failed first (its error is on the container's stderr). poll
     // only reports the fifo once a writer has come (an unopened fifo reads as EOF too), so init
     // dying before opening it is caught through its pidfd.
-    let pidfd = crate::sys::pidfd_open(c.saved.pid).context("pidfd_open init")?;
     let mut released = false;
     loop {
         let mut fds = [
