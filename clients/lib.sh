@@ -27,10 +27,8 @@ mkdir -p "$LOGDIR"
 # step runs as a normal checked step (and a NOTE asks to remove the entry from this list);
 # a command missing from keel but not listed here fails the run.
 #   pause resume ps update: the cgroups branch is building them.
-#   seccomp: `linux.seccomp: not supported by keel yet` (the seccomp branch). Docker and podman
-#            send a default profile, so until then they run with `--security-opt
-#            seccomp=unconfined` (SECCOMP_OPT below) and one step checks the refusal surfaces.
-KNOWN_MISSING=(pause resume ps update seccomp)
+#   (seccomp has landed: docker and podman run with their default profiles.)
+KNOWN_MISSING=(pause resume ps update)
 
 t0=$(date +%s.%N)
 elapsed() { awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%5.1fs", b-a}'; }
