@@ -33,6 +33,8 @@ pub struct Saved {
 pub enum Status {
     Created,
     Running,
+    /// Frozen by `pause` (v1 freezer.state FROZEN, v2 cgroup.freeze 1).
+    Paused,
     Stopped,
 }
 
@@ -41,6 +43,7 @@ impl Status {
         match self {
             Status::Created => "created",
             Status::Running => "running",
+            Status::Paused => "paused",
             Status::Stopped => "stopped",
         }
     }
@@ -146,9 +149,12 @@ impl Container {
         matches!(proc_start(self.saved.pid), Some((start, false)) if start == self.saved.pid_start)
     }
 
+    /// As runc: a frozen cgroup makes a live container "paused", even before `start`.
     pub fn status(&self) -> Status {
         if !self.init_alive() {
             Status::Stopped
+        } else if self.saved.cgroup.is_frozen() {
+            Status::Paused
         } else if self.fifo().exists() {
             Status::Created
         } else {
