@@ -2,12 +2,16 @@
 
 pub mod create;
 pub mod delete;
+pub mod events;
 pub mod kill;
 pub mod list;
+pub mod pause;
+pub mod ps;
 pub mod run;
 pub mod spec;
 pub mod start;
 pub mod state;
+pub mod update;
 
 use crate::cli::{Cli, Command};
 use crate::error::{Error, Result};
@@ -37,11 +41,19 @@ pub fn dispatch(cli: &Cli, command: &Command) -> Result<i32> {
         Command::List { format, quiet } => list::run(root, format, *quiet).map(|_| 0),
         Command::Spec { bundle, rootless } => spec::run(bundle, *rootless).map(|_| 0),
         Command::Exec(_) => not_yet("exec"),
-        Command::Ps(_) => not_yet("ps"),
-        Command::Pause(_) => not_yet("pause"),
-        Command::Resume(_) => not_yet("resume"),
-        Command::Update(_) => not_yet("update"),
-        Command::Events(_) => not_yet("events"),
+        Command::Ps {
+            id,
+            format,
+            ps_args,
+        } => ps::run(root, id, format, ps_args).map(|_| 0),
+        Command::Pause { id } => pause::pause(root, id).map(|_| 0),
+        Command::Resume { id } => pause::resume(root, id).map(|_| 0),
+        Command::Update(args) => update::run(root, args).map(|_| 0),
+        Command::Events {
+            id,
+            stats,
+            interval,
+        } => events::run(root, id, *stats, interval).map(|_| 0),
         Command::Features(_) => not_yet("features"),
     }
 }
