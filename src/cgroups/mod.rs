@@ -454,11 +454,16 @@ impl Cgroup {
         Ok(())
     }
 
-    /// The container's cgroup directory in each hierarchy, for `cgroup` mounts.
+    /// The container's cgroup directory in each hierarchy, for `cgroup` mounts. The cgroup2
+    /// one is always named "unified" there (as on a hybrid host), also on a pure v2 host where
+    /// its mount point is /sys/fs/cgroup itself.
     pub fn sources(&self) -> crate::mounts::CgroupSources {
         self.dirs
             .iter()
-            .map(|d| (d.name.clone(), d.path.clone()))
+            .map(|d| {
+                let name = if d.v2 { "unified" } else { d.name.as_str() };
+                (name.to_string(), d.path.clone())
+            })
             .collect()
     }
 
