@@ -27,7 +27,7 @@ has() { # description haystack needle
 lacks() {
 	case "$2" in *"$3"*) not_ok "$1: '$3' in '$2'" ;; *) ok "$1" ;; esac
 }
-cg() { cat "$CG/$1/$2" 2>&1 | head -1; }
+cg() { head -n 1 "$CG/$1/$2" 2>&1; }
 status() { $1 state "$2" 2>/dev/null | sed -n 's/.*"status": "\(.*\)".*/\1/p'; }
 wait_status() { # runtime id status
 	i=0
@@ -108,7 +108,11 @@ $K pause counter
 eq "pause: state" "$(status "$K" counter)" paused
 eq "pause: cgroup.freeze" "$(cg counter cgroup.freeze)" 1
 has "pause: list" "$($K list)" paused
-grep -q "frozen 1" $CG/counter/cgroup.events && ok "pause: cgroup.events frozen 1" || not_ok "pause: not frozen: $(cat $CG/counter/cgroup.events)"
+if grep -q "frozen 1" $CG/counter/cgroup.events; then
+	ok "pause: cgroup.events frozen 1"
+else
+	not_ok "pause: not frozen: $(cat $CG/counter/cgroup.events)"
+fi
 a=$(count)
 sleep 0.5
 eq "pause: the counter does not advance" "$(count)" "$a"
@@ -116,7 +120,7 @@ has "pause twice" "$($K pause counter 2>&1)" "container not running"
 $K resume counter
 eq "resume: state" "$(status "$K" counter)" running
 sleep 0.3
-[ "$(count)" != "$a" ] && ok "resume: the counter advances" || not_ok "resume: counter stuck at $a"
+if [ "$(count)" != "$a" ]; then ok "resume: the counter advances"; else not_ok "resume: counter stuck at $a"; fi
 has "resume twice" "$($K resume counter 2>&1)" "container not paused"
 $K pause counter
 $K delete --force counter
@@ -209,7 +213,7 @@ for b in "bad-quota|linux.resources.cpu.quota: must be positive or -1 (unlimited
 	"bad-rt|linux.resources.cpu.realtimeRuntime: cgroup v2 has no realtime CPU bandwidth control" \
 	"bad-net|linux.resources.network.classID: cgroup v2 has no net_cls controller"; do
 	id=${b%%|*}
-	has "$id" "$($K create --bundle /bundles/$id $id 2>&1)" "${b#*|}"
+	has "$id" "$($K create --bundle "/bundles/$id" "$id" 2>&1)" "${b#*|}"
 	gone "$id"
 done
 

@@ -1,4 +1,5 @@
 #!/bin/busybox sh
+# shellcheck shell=dash
 # /init of the cgroup v2 test guest (see run.sh). pivot_root cannot leave the initramfs, so the
 # first stage copies it into a tmpfs and switch_roots there; the second stage mounts what the
 # checks need, runs them and powers off. Everything is reported on the serial console.

@@ -16,7 +16,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 keel=$(realpath "${1:?usage: run.sh KEEL PROBE}")
 probe=$(realpath "${2:?usage: run.sh KEEL PROBE}")
-kernel=${KERNEL:-$(ls -v /boot/vmlinuz-* 2>/dev/null | tail -n 1)}
+kernel=${KERNEL:-$(find /boot -maxdepth 1 -name "vmlinuz-*" 2>/dev/null | sort -V | tail -n 1)}
 busybox=${BUSYBOX:-/bin/busybox}
 timeout_s=${QEMU_TIMEOUT:-600}
 
