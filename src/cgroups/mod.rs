@@ -341,27 +341,20 @@ fn controllers_to_enable(host: &Host, res: &resources::Plan) -> Vec<String> {
 /// partial create), enable the cgroup2 controllers, and apply the resources.
 pub fn create(plan: &Plan, cg: &mut Cgroup) -> Result<()> {
     for d in &plan.dirs {
-        let mut missing = Vec::new();
-        let mut p = d.path.as_path();
-        while !p.exists() {
-            missing.push(p.to_path_buf());
-            match p.parent() {
-                Some(parent) if parent.starts_with(&d.mount) => p = parent,
-                _ => break,
-            }
-        }
-        for m in missing.into_iter().rev() {
-            match std::fs::create_dir(&m) {
-                Ok(()) => cg.created.push(m.clone()),
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                Err(e) => {
+        // A parent another container created can vanish under us when that container is
+        // deleted (it removes the parents it made once they are empty): walk again.
+        let mut attempts = 0;
+        loop {
+            match make_dirs(d, &mut cg.created) {
+                Ok(()) => break,
+                Err((e, _)) if e.kind() == std::io::ErrorKind::NotFound && attempts < 3 => {
+                    attempts += 1;
+                }
+                Err((e, m)) => {
                     return Err(
                         Error::from(e).context(format!("linux.cgroupsPath: mkdir {}", m.display()))
                     )
                 }
-            }
-            if d.controllers.iter().any(|c| c == "cpuset") {
-                inherit_cpuset(&m)?;
             }
         }
         cg.dirs.push(d.clone());
@@ -370,6 +363,32 @@ pub fn create(plan: &Plan, cg: &mut Cgroup) -> Result<()> {
         enable_controllers(d, &plan.enable, &plan.resources)?;
     }
     cg.apply(&plan.resources)
+}
+
+/// mkdir the missing parts of `d.path`, recording each directory made in `created`.
+fn make_dirs(d: &Dir, created: &mut Vec<PathBuf>) -> Result<(), (std::io::Error, PathBuf)> {
+    let mut missing = Vec::new();
+    let mut p = d.path.as_path();
+    while !p.exists() {
+        missing.push(p.to_path_buf());
+        match p.parent() {
+            Some(parent) if parent.starts_with(&d.mount) => p = parent,
+            _ => break,
+        }
+    }
+    for m in missing.into_iter().rev() {
+        match std::fs::create_dir(&m) {
+            Ok(()) => created.push(m.clone()),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err((e, m)),
+        }
+        if d.controllers.iter().any(|c| c == "cpuset") {
+            if let Err(e) = inherit_cpuset(&m) {
+                return Err((std::io::Error::other(e.to_string()), m));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A new v1 cpuset cgroup starts with empty cpus/mems and refuses tasks: copy the parent's.
