@@ -90,7 +90,11 @@ $K run --bundle /bundles/dev dev >/tmp/dev.out 2>&1
 has "dev: c 240:0 read reaches the driver (ENXIO)" "$(cat /tmp/dev.out)" '"open_read_errno":6'
 has "dev: c 240:0 write is denied (EPERM)" "$(cat /tmp/dev.out)" '"rdev_minor":0,"symlink_target":null,"open_read_errno":6,"open_write_errno":1'
 has "dev: /dev/null opens" "$(cat /tmp/dev.out)" '"rdev_minor":3,"symlink_target":null,"open_read_errno":0,"open_write_errno":0'
-$K run --bundle /bundles/dev-deny dev-deny >/tmp/dev-deny.out 2>&1
+# create + start: the filter stays attached after the keel that loaded it has exited.
+$K create --bundle /bundles/dev-deny dev-deny >/tmp/dev-deny.out 2>&1
+$K start dev-deny
+wait_status "$K" dev-deny stopped
+$K delete dev-deny
 has "dev-deny: an unlisted device is denied" "$(cat /tmp/dev-deny.out)" '"open_read_errno":1,"open_write_errno":1'
 if $have_runc; then
 	$R run --bundle /bundles/dev-runc dev-runc >/tmp/dev-runc.out 2>&1
@@ -151,6 +155,10 @@ $K update --cpu-period 50000 upd
 eq "update period only keeps the quota" "$(cg upd cpu.max)" "20000 50000"
 $K update --pids-limit -1 upd
 eq "update pids -1" "$(cg upd pids.max)" max
+echo '{"memory": {"limit": 4096, "checkBeforeUpdate": true}}' >/tmp/check.json
+has "update checkBeforeUpdate" "$($K update --resources /tmp/check.json upd 2>&1)" \
+	"linux.resources.memory.limit: rejecting memory limit 4096 below current usage"
+eq "update checkBeforeUpdate left memory.max" "$(cg upd memory.max)" 50331648
 has "update bad quota" "$($K update --cpu-quota -5 upd 2>&1)" "linux.resources.cpu.quota: must be positive or -1"
 if $have_runc; then
 	$R run -d --bundle /bundles/upd-runc upd-runc >/dev/null 2>&1
