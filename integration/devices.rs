@@ -233,3 +233,47 @@ fn device_cgroup_denies_unlisted_devices() {
         r[0]
     );
 }
+
+fn deny_dev_null(b: &mut Bundle) {
+    b.push(
+        "/linux/resources/devices",
+        json!({"allow": false, "type": "c", "major": 1, "minor": 3, "access": "rwm"}),
+    );
+}
+
+/// A rule denying /dev/null (c 1:3) in linux.resources.devices, after the base spec's deny-all.
+/// runc 1.1.5 appends its default allowed devices (which include c 1:3 rwm) *after* the
+/// config's rules, so the deny has no effect and /dev/null still opens: a drop-in does the same.
+/// The host's devices.list of the container's cgroup is compared too.
+#[test]
+fn device_cgroup_rule_for_dev_null_matches_runc() {
+    let t = Test::new("dev-deny-null");
+    let r = t.compare_probe_output(&["check", "/dev/null"], deny_dev_null);
+    assert_eq!(r[0]["type"], "char", "{}", r[0]);
+    assert_eq!(
+        (
+            r[0]["open_read_errno"].clone(),
+            r[0]["open_write_errno"].clone()
+        ),
+        (json!(0), json!(0)),
+        "runc re-allows c 1:3 after the config's rules: {}",
+        r[0]
+    );
+    let list = |rt: &crate::harness::Runtime| {
+        let mut b = t.bundle().with_probe(&["sleep", "30"]);
+        deny_dev_null(&mut b);
+        rt.create(&b).ok();
+        let path = format!("/sys/fs/cgroup/devices/keel-it/{}/devices.list", b.id);
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{}: read {path}: {e}", rt.name));
+        rt.delete(&b.id).ok();
+        let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+        lines.sort();
+        lines
+    };
+    assert_eq!(
+        list(&t.rt),
+        list(&t.runc),
+        "devices.list of the container's cgroup differs from runc's"
+    );
+}

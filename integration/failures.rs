@@ -338,3 +338,85 @@ fn relative_cwd() {
     // runc: Cwd must be an absolute path
     create_fails_like_runc(&t, &b, "absolute");
 }
+
+/// Removes the `linux.namespaces` entry of type `ty`.
+fn remove_namespace(b: &mut Bundle, ty: &str) {
+    let i = b
+        .get("/linux/namespaces")
+        .and_then(|n| n.as_array())
+        .and_then(|a| a.iter().position(|n| n["type"] == ty));
+    let i = i.unwrap_or_else(|| panic!("the base spec has no {ty} namespace"));
+    b.remove(&format!("/linux/namespaces/{i}"));
+}
+
+#[test]
+fn sysctl_not_namespaced() {
+    let t = Test::new("fail-sysctl");
+    let mut b = t.bundle();
+    b.set("/linux/sysctl", json!({"vm.swappiness": "10"}));
+    // runc: sysctl "vm.swappiness" is not in a separate kernel namespace
+    keel_message(&t, &b, "linux.sysctl.vm.swappiness");
+    t.runc.create(&b).fails_with("vm.swappiness");
+}
+
+#[test]
+fn hostname_without_uts_namespace() {
+    let t = Test::new("fail-hostname");
+    let mut b = t.bundle();
+    remove_namespace(&mut b, "uts");
+    assert_eq!(b.get("/hostname"), Some(&json!("runc")));
+    // runc: unable to set hostname without a private UTS namespace
+    keel_message(&t, &b, "hostname");
+    t.runc.create(&b).fails_with("hostname");
+}
+
+#[test]
+fn user_namespace_without_uid_mappings() {
+    let t = Test::new("fail-userns");
+    let mut b = t.bundle();
+    b.push("/linux/namespaces", json!({"type": "user"}));
+    keel_message(&t, &b, "linux.uidMappings");
+}
+
+/// Failures inside init, after the mounts are made: nothing may be left behind (mounts, cgroup,
+/// state dir, process), under either runtime.
+#[test]
+fn init_failure_after_mounts_leaves_nothing() {
+    let t = Test::new("fail-in-init");
+    // (patch, what keel's error must contain, what runc's contains)
+    type Case = (fn(&mut Bundle), &'static [&'static str], &'static str);
+    let cases: [Case; 2] = [
+        (
+            |b| {
+                b.set("/process/cwd", json!("/etc/passwd"));
+            },
+            // runc: chdir to cwd ("/etc/passwd") set in config.json failed: not a directory
+            &["/etc/passwd", "ot a directory"],
+            "not a directory",
+        ),
+        (
+            |b| {
+                b.set(
+                    "/linux/sysctl",
+                    json!({"net.ipv4.ip_forward": "not-a-number"}),
+                );
+            },
+            // runc: write /proc/sys/net/ipv4/ip_forward: invalid argument
+            &["linux.sysctl.net.ipv4.ip_forward", "nvalid argument"],
+            "/proc/sys/net/ipv4/ip_forward: invalid argument",
+        ),
+    ];
+    for (patch, ours_needles, runc_needle) in cases {
+        let mut b = t.bundle();
+        patch(&mut b);
+        let out = t.rt.create(&b);
+        for n in ours_needles {
+            out.fails_with(n);
+        }
+        assert_nothing_left(&t.rt.root, &b.id, &b.dir);
+        t.rt.run(&b).fails_with(ours_needles[0]);
+        assert_nothing_left(&t.rt.root, &b.id, &b.dir);
+        t.runc.create(&b).fails_with(runc_needle);
+        assert_nothing_left(&t.runc.root, &b.id, &b.dir);
+    }
+}

@@ -268,13 +268,6 @@ fn hook_state_matches_runc() {
             if s["pid"].as_i64() == Some(l.pid) {
                 s["pid"] = json!("<container pid>");
             }
-            // runc 1.1.5 computes the state for these two inside init and sends its own view of
-            // the pid (1); the runtime-spec says "as seen by the host", which keel sends. A
-            // known difference, kept visible here rather than copied.
-            if matches!(kind.as_str(), "createContainer" | "startContainer") && s["pid"] == json!(1)
-            {
-                s["pid"] = json!("<container pid>");
-            }
             if kind == "poststart" {
                 // runc says "created" (it runs poststart during `create`); see above.
                 s["status"] = json!("<created or running>");

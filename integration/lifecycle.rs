@@ -1,6 +1,6 @@
 //! create / start / state / kill / delete / run / list / spec / --version.
 
-use crate::harness::{assert_nothing_left, Runtime, Test};
+use crate::harness::{assert_nothing_left, cgroup_pids, Runtime, Test};
 use serde_json::Value;
 use std::path::Path;
 use std::time::Duration;
@@ -352,57 +352,80 @@ fn pid_file_matches_state() {
     );
 }
 
+/// `--log FILE --log-format json` on a failing create: the error is reported exactly once, as
+/// one JSON line with level, msg and time. Three places to fail: validation before clone, init
+/// after the mounts, and the final exec.
 #[test]
 fn log_json_on_failing_create() {
     let t = Test::new("log-json");
-    let mut b = t.bundle();
-    b.args(&["/does-not-exist"]);
-    b.write();
-    t.rt.register(&b);
-    let log = t.host_dir("log").join("runtime.log");
-    std::fs::write(&log, "").unwrap();
-    let out = t.rt.invoke(&[
-        "--log",
-        log.to_str().unwrap(),
-        "--log-format",
-        "json",
-        "create",
-        "--bundle",
-        b.dir_str(),
-        &b.id,
-    ]);
-    out.failed();
-    let text = std::fs::read_to_string(&log).unwrap_or_default();
-    let errors: Vec<Value> = text
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|v| v["level"] == "error")
-        .collect();
-    assert!(
-        !errors.is_empty(),
-        "no JSON line with \"level\":\"error\" in the log:\n{text}\n{out}"
-    );
-    for e in &errors {
-        assert!(
-            e["msg"].as_str().is_some_and(|m| !m.is_empty()),
-            "error line without msg: {e}"
+    type Case = (&'static str, fn(&mut crate::harness::Bundle), &'static str);
+    let cases: [Case; 3] = [
+        (
+            "validation",
+            |b| {
+                b.set("/linux/sysctl", serde_json::json!({"vm.swappiness": "10"}));
+            },
+            "vm.swappiness",
+        ),
+        (
+            "init",
+            |b| {
+                b.set("/process/cwd", serde_json::json!("/etc/passwd"));
+            },
+            "/etc/passwd",
+        ),
+        (
+            "exec",
+            |b| {
+                b.args(&["/does-not-exist"]);
+            },
+            "/does-not-exist",
+        ),
+    ];
+    for (what, patch, needle) in cases {
+        let mut b = t.bundle();
+        patch(&mut b);
+        b.write();
+        t.rt.register(&b);
+        let log = t.host_dir(&format!("log-{what}")).join("runtime.log");
+        std::fs::write(&log, "").unwrap();
+        let out = t.rt.invoke(&[
+            "--log",
+            log.to_str().unwrap(),
+            "--log-format",
+            "json",
+            "create",
+            "--bundle",
+            b.dir_str(),
+            &b.id,
+        ]);
+        out.failed();
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        // Every line of a json log is JSON.
+        let lines: Vec<Value> = text
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<Value>(l)
+                    .unwrap_or_else(|e| panic!("{what}: non-JSON log line ({e}): {l:?}"))
+            })
+            .collect();
+        let errors: Vec<&Value> = lines.iter().filter(|v| v["level"] == "error").collect();
+        assert_eq!(
+            errors.len(),
+            1,
+            "{what}: the error must be reported exactly once; error lines:\n{text}\n{out}"
         );
-        assert!(e["time"].as_str().is_some(), "error line without time: {e}");
-    }
-    assert!(
-        errors
-            .iter()
-            .any(|e| e["msg"].as_str().unwrap_or("").contains("/does-not-exist")),
-        "no error names the missing executable:\n{text}"
-    );
-    // Every line of a json log is JSON.
-    for l in text.lines() {
+        let e = errors[0];
         assert!(
-            serde_json::from_str::<Value>(l).is_ok(),
-            "non-JSON log line: {l:?}"
+            e["msg"].as_str().is_some_and(|m| m.contains(needle)),
+            "{what}: the error line does not name {needle:?}: {e}"
         );
+        assert!(
+            e["time"].as_str().is_some_and(|s| !s.is_empty()),
+            "{what}: error line without time: {e}"
+        );
+        assert_nothing_left(&t.rt.root, &b.id, &b.dir);
     }
-    assert_nothing_left(&t.rt.root, &b.id, &b.dir);
 }
 
 #[test]
@@ -470,4 +493,104 @@ fn version_first_line() {
         out.stdout.lines().any(|l| l.starts_with("spec: ")),
         "no `spec: <version>` line\n{out}"
     );
+}
+
+/// A container of several processes (`sh` plus two `sleep`s) without a pid namespace, so that
+/// killing init does not take the others with it. Returns its cgroup's pids once all are there.
+fn multi_process_container(rt: &Runtime, b: &mut crate::harness::Bundle) -> Vec<i32> {
+    b.remove("/linux/namespaces/0"); // {"type": "pid"}
+    b.args(&["/bin/sh", "-c", "sleep 100 & sleep 100 & wait"]);
+    rt.run_detached(b).ok();
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let pids = cgroup_pids(&b.id);
+        if pids.len() >= 3 {
+            return pids;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{}: the container's cgroup never held 3 processes: {pids:?}",
+            rt.name
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Waits until none of `pids` exists any more (zombies count as gone).
+fn wait_gone(pids: &[i32]) -> Vec<i32> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    loop {
+        let alive: Vec<i32> = pids
+            .iter()
+            .copied()
+            .filter(|p| {
+                let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default();
+                !stat.is_empty() && !stat.contains(") Z ")
+            })
+            .collect();
+        if alive.is_empty() || std::time::Instant::now() >= deadline {
+            return alive;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn kill_all_kills_every_process_in_the_cgroup() {
+    let t = Test::new("kill-all");
+    for rt in [&t.rt, &t.runc] {
+        let mut b = t.bundle();
+        let pids = multi_process_container(rt, &mut b);
+        rt.invoke(&["kill", "--all", &b.id, "KILL"]).ok();
+        let alive = wait_gone(&pids);
+        assert!(
+            alive.is_empty(),
+            "{}: `kill --all KILL` left {alive:?} of {pids:?}",
+            rt.name
+        );
+        assert_eq!(
+            cgroup_pids(&b.id),
+            Vec::<i32>::new(),
+            "{}: cgroup.procs not empty after `kill --all`",
+            rt.name
+        );
+        rt.wait_status(&b.id, "stopped", WAIT);
+        rt.delete(&b.id).ok();
+        assert_nothing_left(&rt.root, &b.id, &b.dir);
+    }
+}
+
+#[test]
+fn delete_force_kills_every_process_and_removes_everything() {
+    let t = Test::new("delete-force-all");
+    for rt in [&t.rt, &t.runc] {
+        let mut b = t.bundle();
+        let pids = multi_process_container(rt, &mut b);
+        assert_eq!(rt.status(&b.id), "running");
+        rt.delete_force(&b.id).ok();
+        rt.state(&b.id).fails_with("does not exist");
+        assert_nothing_left(&rt.root, &b.id, &b.dir);
+        let alive = wait_gone(&pids);
+        assert!(
+            alive.is_empty(),
+            "{}: `delete --force` left {alive:?} of {pids:?}",
+            rt.name
+        );
+    }
+}
+
+#[test]
+fn run_keep_leaves_a_stopped_container() {
+    let t = Test::new("run-keep");
+    for rt in [&t.rt, &t.runc] {
+        let b = t.bundle().with_probe(&["exit", "3"]);
+        let out = rt.run_with(&b, &["--keep"]);
+        assert_eq!(out.code, 3, "{out}");
+        let st = rt.state_json(&b.id);
+        assert_eq!(st["status"], "stopped", "{}: {st}", rt.name);
+        assert_eq!(st["pid"], 0, "{}: {st}", rt.name);
+        rt.delete(&b.id).ok();
+        rt.state(&b.id).fails_with("does not exist");
+        assert_nothing_left(&rt.root, &b.id, &b.dir);
+    }
 }

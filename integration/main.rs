@@ -13,11 +13,16 @@ mod harness;
 
 mod cgroups;
 mod devices;
+mod exec;
 mod failures;
+mod features;
+mod hardening;
 mod hooks;
 mod lifecycle;
 mod mounts;
 mod namespaces;
 mod process;
+mod reliability;
+mod seccomp;
 mod selftest;
 mod tty;

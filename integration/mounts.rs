@@ -1,8 +1,10 @@
-//! mounts[], root.readonly, rootfsPropagation, maskedPaths, readonlyPaths.
+//! mounts[] (tmpfs, bind, overlay, cgroup; propagation and recursive options), root.readonly,
+//! rootfsPropagation, maskedPaths, readonlyPaths, --no-pivot.
 
-use crate::harness::compare::{mount_at, opts};
+use crate::harness::compare::{mount_at, normalize_mounts, opts, DEFAULT_FIELDS};
 use crate::harness::{Bundle, Test};
 use serde_json::{json, Value};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 const EROFS: i64 = 30;
@@ -415,4 +417,205 @@ fn rootfs_propagation_rslave_receives_host_mounts() {
         "a host mount under the rslave rootfs did not propagate in: {v}"
     );
     assert_eq!(v[0]["statfs_type"], "0x1021994", "{v}");
+}
+
+/// `--no-pivot`: the rootfs is moved onto / and chrooted into instead of pivot_root; the
+/// container still sees exactly its rootfs at /, with the same mounts as under runc --no-pivot.
+#[test]
+fn no_pivot_rootfs_is_root() {
+    let t = Test::new("mounts-no-pivot");
+    let (r, _) = t.compare_with_runc_flags(&["--no-pivot"], DEFAULT_FIELDS, |_| {});
+    assert_eq!(r["cwd"], "/", "{}", r["cwd"]);
+    assert!(has_opt(mount(&r, "/"), "mount_options", "ro"));
+    let b = t.bundle();
+    let inside = t.rt.probe_with(&b, &["--no-pivot"], &["ls", "/"]);
+    let mut host: Vec<String> = std::fs::read_dir(b.rootfs())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    host.sort();
+    assert_eq!(
+        inside,
+        json!(host),
+        "`ls /` inside is not the bundle's rootfs"
+    );
+}
+
+/// An overlay mount at /ov, with fresh upper and work dirs (a used upperdir mounts with
+/// different options: `uuid=on` only shows for a new one).
+fn overlay_bundle(t: &Test, lower: &Path) -> Bundle {
+    let (upper, work) = (t.dir.join("host/upper"), t.dir.join("host/work"));
+    for d in [&upper, &work] {
+        let _ = std::fs::remove_dir_all(d);
+        std::fs::create_dir_all(d).unwrap();
+    }
+    let mut b = t.bundle();
+    b.push(
+        "/mounts",
+        json!({"destination": "/ov", "type": "overlay", "source": "overlay", "options": [
+            format!("lowerdir={}", lower.display()),
+            format!("upperdir={}", upper.display()),
+            format!("workdir={}", work.display()),
+        ]}),
+    );
+    b
+}
+
+#[test]
+fn overlay_mount_is_visible_and_writable() {
+    let t = Test::new("mounts-overlay");
+    let lower = t.host_dir("lower");
+    std::fs::write(lower.join("hello"), "from the lower dir\n").unwrap();
+    let line = |r: &Value| {
+        normalize_mounts(&json!([mount(r, "/ov")]))[0]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let ours = line(&t.rt.probe(&overlay_bundle(&t, &lower), &[]));
+    let theirs = line(&t.runc.probe(&overlay_bundle(&t, &lower), &[]));
+    assert_eq!(ours, theirs, "the overlay mount differs from runc's");
+    assert!(ours.contains("type=overlay"), "{ours}");
+
+    let b = overlay_bundle(&t, &lower);
+    let lines = probe_lines(
+        &t,
+        &b,
+        &format!("/probe read /ov/hello; {}", write_errno("/ov/new")),
+    );
+    assert_eq!(
+        lines[0]["/ov/hello"], "from the lower dir\n",
+        "{}",
+        lines[0]
+    );
+    assert_eq!(lines[1]["errno"], 0, "write into the overlay: {}", lines[1]);
+    let upper = t.dir.join("host/upper");
+    assert_eq!(
+        std::fs::read_to_string(upper.join("new")).unwrap_or_default(),
+        "x",
+        "the write did not land in upperdir"
+    );
+    assert!(!lower.join("new").exists(), "the write went to lowerdir");
+}
+
+/// A `cgroup` mount without a cgroup namespace: on cgroup v1 each hierarchy shows the
+/// container's own cgroup, read-only, as runc does it.
+#[test]
+fn cgroup_mount_without_cgroup_namespace() {
+    let t = Test::new("mounts-cgroup");
+    let patch = |b: &mut Bundle| {
+        b.push(
+            "/mounts",
+            json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]}),
+        );
+    };
+    let (r, _) = t.compare_with_runc(patch);
+    // runc mounts a (read-write) tmpfs there and a read-only bind per hierarchy.
+    for h in ["memory", "pids", "devices"] {
+        let m = mount(&r, &format!("/sys/fs/cgroup/{h}"));
+        assert_eq!(m["fstype"], "cgroup", "{m}");
+        assert!(has_opt(m, "mount_options", "ro"), "{m}");
+    }
+    let mut b = t.bundle();
+    patch(&mut b);
+    let lines = probe_lines(
+        &t,
+        &b,
+        &format!(
+            "/probe ls /sys/fs/cgroup/pids; {}",
+            write_errno("/sys/fs/cgroup/pids/pids.max")
+        ),
+    );
+    // The container's own cgroup, not the host's root (which has the keel-it parent).
+    let pids = lines[0].as_array().cloned().unwrap_or_default();
+    assert!(
+        pids.contains(&json!("pids.max")) && !pids.contains(&json!("keel-it")),
+        "/sys/fs/cgroup/pids is not the container's cgroup: {}",
+        lines[0]
+    );
+    assert_eq!(lines[1]["errno"], EROFS, "{}", lines[1]);
+}
+
+/// Propagation options on bind mounts of a shared host directory, as mountinfo shows them.
+#[test]
+fn bind_mount_propagation_matches_runc() {
+    let t = Test::new("mounts-bind-propagation");
+    let src = t.host_dir("shared");
+    let p = src.to_str().unwrap();
+    t.host_mount(&["--bind", p], &src);
+    t.host_cmd("mount", &["--make-shared", p]);
+    let cases = [
+        // The source as seen in the container's mount namespace is a slave of the host's
+        // peer group (the rootfs is made rslave), so rshared adds a new peer group to that.
+        ("rshared", vec!["master", "shared"]),
+        ("rslave", vec!["master"]),
+        ("rprivate", vec![]),
+    ];
+    let bundle = || {
+        let mut b = t.bundle();
+        for (prop, _) in &cases {
+            b.push(
+                "/mounts",
+                json!({"destination": format!("/{prop}"), "type": "bind", "source": src, "options": ["rbind", prop]}),
+            );
+        }
+        b
+    };
+    let kinds = |r: &Value, prop: &str| -> Vec<String> {
+        let mut k: Vec<String> = mount(r, &format!("/{prop}"))["propagation"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.as_str().unwrap().split(':').next().unwrap().to_string())
+            .collect();
+        k.sort();
+        k
+    };
+    let ours = t.rt.probe(&bundle(), &[]);
+    let theirs = t.runc.probe(&bundle(), &[]);
+    for (prop, want) in &cases {
+        assert_eq!(
+            kinds(&ours, prop),
+            kinds(&theirs, prop),
+            "{prop}: propagation differs from runc's"
+        );
+        assert_eq!(&kinds(&ours, prop), want, "{prop}: propagation");
+    }
+}
+
+/// `rro` on an rbind: the submounts below are read-only too (mount_setattr AT_RECURSIVE).
+#[test]
+fn rro_makes_every_submount_read_only() {
+    let t = Test::new("mounts-rro");
+    let src = t.host_dir("tree");
+    std::fs::create_dir_all(src.join("sub")).unwrap();
+    t.host_mount(
+        &["-t", "tmpfs", "-o", "size=64k", "tmpfs"],
+        &src.join("sub"),
+    );
+    let patch = |b: &mut Bundle| {
+        b.push(
+            "/mounts",
+            json!({"destination": "/tree", "type": "bind", "source": src, "options": ["rbind", "rro"]}),
+        );
+    };
+    let (r, _) = t.compare_with_runc(patch);
+    for at in ["/tree", "/tree/sub"] {
+        assert!(
+            has_opt(mount(&r, at), "mount_options", "ro"),
+            "{at}: {}",
+            mount(&r, at)
+        );
+    }
+    let mut b = t.bundle();
+    patch(&mut b);
+    let lines = probe_lines(
+        &t,
+        &b,
+        &format!("{}; {}", write_errno("/tree/x"), write_errno("/tree/sub/x")),
+    );
+    assert_eq!(lines[0]["errno"], EROFS, "/tree: {}", lines[0]);
+    assert_eq!(lines[1]["errno"], EROFS, "/tree/sub: {}", lines[1]);
+    // The host's view is untouched.
+    std::fs::write(src.join("sub/x"), "x").expect("the host's submount became read-only");
 }

@@ -146,7 +146,7 @@ fn read_clock_s(uptime: &str) -> i64 {
     s.split('.').next().unwrap().parse().unwrap()
 }
 
-fn userns_patch(b: &mut crate::harness::Bundle) {
+pub(crate) fn userns_patch(b: &mut crate::harness::Bundle) {
     b.push("/linux/namespaces", json!({"type": "user"}));
     b.set(
         "/linux/uidMappings",
@@ -281,4 +281,60 @@ fn joining_a_missing_namespace_path_fails() {
         "error does not name the path:\n{out}"
     );
     crate::harness::assert_nothing_left(&t.rt.root, &b.id, &b.dir);
+}
+
+/// Joining a user namespace by path: the second container's new namespaces are created inside
+/// the first one's user namespace, and it sees the same id mapping. runc 1.1.5 refuses this
+/// bundle ("User namespaces enabled, but no uid mappings found"), so this runs against keel only.
+#[test]
+fn join_user_namespace_by_path() {
+    let t = Test::new("ns-join-user");
+    let mut first = t.bundle();
+    first.push("/linux/namespaces", json!({"type": "user"}));
+    first.set(
+        "/linux/uidMappings",
+        json!([{"containerID": 0, "hostID": 200000, "size": 65536}]),
+    );
+    first.set(
+        "/linux/gidMappings",
+        json!([{"containerID": 0, "hostID": 200000, "size": 65536}]),
+    );
+    let first = first.with_probe(&["sleep", "30"]);
+    t.rt.run_detached(&first).ok();
+    let pid = t.rt.state_json(&first.id)["pid"].as_i64().unwrap();
+    let user_path = format!("/proc/{pid}/ns/user");
+    let want = std::fs::read_link(&user_path)
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+
+    let mut second = t.bundle();
+    second.push(
+        "/linux/namespaces",
+        json!({"type": "user", "path": user_path}),
+    );
+    let r = t.rt.probe(&second, &[]);
+    assert_eq!(
+        ns(&r, "user"),
+        want,
+        "second container is not in the first's user namespace"
+    );
+    let m = t.rt.probe(&second, &["read", "/proc/self/uid_map"]);
+    let map = m["/proc/self/uid_map"].as_str().unwrap_or("");
+    assert!(
+        map.split_whitespace().collect::<Vec<_>>() == ["0", "200000", "65536"],
+        "uid_map {map:?}"
+    );
+    assert_ne!(
+        ns(&r, "pid"),
+        ns_of_pid(pid, "pid"),
+        "the second container has its own pid namespace"
+    );
+    assert_eq!(r["uid"], 0);
+}
+
+fn ns_of_pid(pid: i64, kind: &str) -> String {
+    std::fs::read_link(format!("/proc/{pid}/ns/{kind}"))
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }

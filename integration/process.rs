@@ -1,7 +1,8 @@
 //! process.* (args, env, cwd, user, umask, rlimits, capabilities, noNewPrivileges, oomScoreAdj),
-//! hostname/domainname, linux.sysctl, linux.personality, --preserve-fds and LISTEN_FDS.
+//! hostname/domainname, linux.sysctl, linux.personality, --preserve-fds and LISTEN_FDS,
+//! scheduler, ioPriority, execCPUAffinity, the session keyring (and --no-new-keyring).
 
-use crate::harness::{Bundle, Test};
+use crate::harness::{Bundle, Runtime, Test};
 use serde_json::{json, Value};
 use std::process::Command;
 
@@ -410,5 +411,114 @@ fn listen_fds_are_passed_on() {
                 rt.name
             );
         }
+    }
+}
+
+const SCHED_BATCH: i64 = 3;
+
+/// runc 1.1.5 ignores `process.scheduler` (the container stays SCHED_OTHER, nice 0), so this
+/// checks keel only and fails against runc.
+#[test]
+fn scheduler_batch_with_nice() {
+    let t = Test::new("proc-sched");
+    let mut b = t.bundle();
+    b.set(
+        "/process/scheduler",
+        json!({"policy": "SCHED_BATCH", "nice": 5}),
+    );
+    let r = t.rt.probe(&b, &[]);
+    assert_eq!(r["sched"]["policy"], SCHED_BATCH, "{}", r["sched"]);
+    assert_eq!(r["sched"]["nice"], 5, "{}", r["sched"]);
+    assert_eq!(r["sched"]["priority"], 0, "{}", r["sched"]);
+}
+
+/// runc 1.1.5 ignores `process.ioPriority` (the probe sees the default, 0), so this checks keel
+/// only and fails against runc.
+#[test]
+fn io_priority_best_effort_6() {
+    let t = Test::new("proc-ioprio");
+    let mut b = t.bundle();
+    b.set(
+        "/process/ioPriority",
+        json!({"class": "IOPRIO_CLASS_BE", "priority": 6}),
+    );
+    let r = t.rt.probe(&b, &[]);
+    const IOPRIO_CLASS_BE: i64 = 2;
+    assert_eq!(r["ioprio"], (IOPRIO_CLASS_BE << 13) | 6, "{}", r["ioprio"]);
+}
+
+/// runc 1.1.5 ignores `process.execCPUAffinity` (the container may run on every CPU), so this
+/// checks keel only and fails against runc.
+#[test]
+fn exec_cpu_affinity() {
+    let t = Test::new("proc-affinity");
+    let mut b = t.bundle();
+    b.set(
+        "/process/execCPUAffinity",
+        json!({"initial": "0", "final": "0"}),
+    );
+    let r = t.rt.probe(&b, &[]);
+    assert_eq!(r["cpu_affinity"], json!([0]), "{}", r["cpu_affinity"]);
+}
+
+/// The session keyring's description with the container id replaced, after checking that it
+/// is a new keyring named `_ses.<id>`.
+fn new_session_keyring(rt: &Runtime, b: &Bundle, host: &Value, what: &str) -> String {
+    let k = rt.probe(b, &[])["keyring"].clone();
+    assert_ne!(
+        k["serial"], host["serial"],
+        "{}: {what}: the container kept the caller's session keyring: {k}",
+        rt.name
+    );
+    let desc = k["description"].as_str().unwrap_or("");
+    assert!(
+        desc.starts_with("keyring;") && desc.ends_with(&format!(";_ses.{}", b.id)),
+        "{}: {what}: the session keyring is not `_ses.<id>`: {k}",
+        rt.name
+    );
+    desc.replace(&b.id, "<ID>")
+}
+
+/// By default the container joins a new session keyring named `_ses.<id>`; its description
+/// (type, owner, permissions, name) must be runc's, with and without a user namespace.
+#[test]
+fn session_keyring_is_new_and_named_after_the_id() {
+    let t = Test::new("proc-keyring");
+    let host = crate::harness::probe_on_host(&[])["keyring"].clone();
+    assert!(host["serial"].as_i64().is_some(), "host keyring: {host}");
+    let mut diffs = Vec::new();
+    for (what, userns) in [("default", false), ("user namespace", true)] {
+        let bundle = || {
+            let mut b = t.bundle();
+            if userns {
+                crate::namespaces::userns_patch(&mut b);
+            }
+            b
+        };
+        let ours = new_session_keyring(&t.rt, &bundle(), &host, what);
+        let theirs = new_session_keyring(&t.runc, &bundle(), &host, what);
+        if ours != theirs {
+            diffs.push(format!("{what}: {} {ours:?}, runc {theirs:?}", t.rt.name));
+        }
+    }
+    assert!(
+        diffs.is_empty(),
+        "session keyring `type;uid;gid;perm;name` differs from runc's:\n{}",
+        diffs.join("\n")
+    );
+}
+
+/// `--no-new-keyring`: the container keeps the caller's session keyring.
+#[test]
+fn no_new_keyring_keeps_the_callers_keyring() {
+    let t = Test::new("proc-no-keyring");
+    let host = crate::harness::probe_on_host(&[])["keyring"].clone();
+    for rt in [&t.rt, &t.runc] {
+        let r = rt.probe_with(&t.bundle(), &["--no-new-keyring"], &[]);
+        assert_eq!(
+            r["keyring"], host,
+            "{}: --no-new-keyring: the container's session keyring is not the caller's",
+            rt.name
+        );
     }
 }

@@ -1,5 +1,6 @@
 //! process.terminal with --console-socket: the runtime sends the pty master over a unix socket
 //! (SCM_RIGHTS); the container's stdio is the pty slave and its controlling terminal.
+//! process.consoleSize sets the pty's window size.
 
 use crate::harness::fdpass::recv_fd;
 use crate::harness::{assert_nothing_left, Bundle, Runtime, Test};
@@ -192,4 +193,27 @@ fn console_socket_without_terminal_fails() {
         .fails_with("console socket");
     assert_nothing_left(&t.rt.root, &b.id, &b.dir);
     assert!(Path::new(&sock).exists());
+}
+
+/// process.consoleSize: the pty the container gets has that many rows and columns.
+#[test]
+fn console_size() {
+    let t = Test::new("tty-size");
+    let sized = || {
+        let mut b = tty_bundle(&t);
+        b.set("/process/consoleSize", json!({"height": 40, "width": 123}));
+        b
+    };
+    let ours = parse_report(&run_on_tty(&t, &t.rt, &sized(), "rt").output);
+    assert_eq!(
+        ours["tty"]["winsize0"],
+        json!({"rows": 40, "cols": 123}),
+        "{}",
+        ours["tty"]
+    );
+    let theirs = parse_report(&run_on_tty(&t, &t.runc, &sized(), "runc").output);
+    assert_eq!(
+        ours["tty"], theirs["tty"],
+        "tty view with consoleSize differs from runc's"
+    );
 }

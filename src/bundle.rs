@@ -44,8 +44,13 @@ pub fn load(dir: &Path) -> Result<Bundle> {
 
 /// Parse config.json; a type error names the JSON path (`linux.namespaces[2].type: ...`).
 pub fn parse(text: &[u8]) -> Result<Spec> {
-    let de = &mut serde_json::Deserializer::from_slice(text);
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    // First as plain JSON, to drop capability names this build does not know (the
+    // runtime-spec: warn and continue), then into the typed spec with the error's JSON path.
+    let mut v: serde_json::Value = serde_json::from_slice(text)?;
+    if let Some(caps) = v.pointer_mut("/process/capabilities") {
+        crate::capabilities::drop_unknown(caps, "process.capabilities");
+    }
+    serde_path_to_error::deserialize(v).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         if path.is_empty() || path == "." {
@@ -77,26 +82,28 @@ pub fn validate(spec: &Spec) -> Result<()> {
     if spec.solaris().is_some() || spec.windows().is_some() || spec.vm().is_some() {
         bail!("solaris/windows/vm: not supported by keel (Linux only)");
     }
-    let unsupported: [(&str, bool); 5] = [
+    let unsupported: [(&str, bool); 3] = [
         ("linux.intelRdt", linux.intel_rdt().is_some()),
         ("linux.memoryPolicy", linux.memory_policy().is_some()),
         ("linux.netDevices", linux.net_devices().is_some()),
-        ("linux.seccomp", linux.seccomp().is_some()),
-        (
-            "process.selinuxLabel",
-            process
-                .selinux_label()
-                .as_ref()
-                .is_some_and(|l| !l.is_empty()),
-        ),
     ];
     for (field, present) in unsupported {
         if present {
             bail!("{field}: not supported by keel yet");
         }
     }
-    if linux.mount_label().as_ref().is_some_and(|l| !l.is_empty()) && !selinux_enabled() {
-        bail!("linux.mountLabel: SELinux is not enabled on this host");
+    let labels = [
+        ("process.selinuxLabel", process.selinux_label().as_deref()),
+        ("linux.mountLabel", linux.mount_label().as_deref()),
+    ];
+    for (field, label) in labels {
+        match label.filter(|l| !l.is_empty()) {
+            Some(l) if !selinux_enabled() => {
+                bail!("{field}: SELinux is not enabled on this host (label {l:?})")
+            }
+            Some(_) => bail!("{field}: SELinux labels are not supported by keel yet"),
+            None => {}
+        }
     }
     crate::namespaces::plan(spec)?;
     crate::sysctl::plan(spec)?;
@@ -153,13 +160,5 @@ mod tests {
         v.as_object_mut().map(|o| o.remove("process"));
         let e = check(&v).err().map(|e| e.to_string()).unwrap_or_default();
         assert!(e.starts_with("process: missing"), "{e}");
-    }
-
-    #[test]
-    fn seccomp_is_rejected_by_name_until_supported() {
-        let mut v = base();
-        v["linux"]["seccomp"] = serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW"});
-        let e = check(&v).err().map(|e| e.to_string()).unwrap_or_default();
-        assert!(e.starts_with("linux.seccomp: not supported"), "{e}");
     }
 }

@@ -26,6 +26,67 @@ fn bits(set: &Option<Capabilities>) -> u64 {
     b
 }
 
+/// Remove capability names keel does not know from the five sets of a JSON `capabilities`
+/// object, with a warning naming each (the runtime-spec says unknown capabilities are logged and
+/// ignored; runc does the same).
+pub fn drop_unknown(caps: &mut serde_json::Value, field: &str) {
+    let Some(sets) = caps.as_object_mut() else {
+        return;
+    };
+    for (set, names) in sets.iter_mut() {
+        let Some(list) = names.as_array_mut() else {
+            continue;
+        };
+        list.retain(|n| {
+            let known = n.as_str().is_some_and(|s| {
+                serde_json::from_value::<oci_spec::runtime::Capability>(s.into()).is_ok()
+            });
+            if !known {
+                crate::log::warn(&format!("{field}.{set}: ignoring unknown capability {n}"));
+            }
+            known
+        });
+    }
+}
+
+/// Capabilities this process (keel) does not have in its bounding set cannot be granted to the
+/// container: they are dropped from the plan with a warning, as the runtime-spec asks.
+pub fn drop_ungrantable(plan: &mut CapsPlan, grantable: u64) {
+    let all = plan.bounding | plan.effective | plan.permitted | plan.inheritable | plan.ambient;
+    let missing = all & !grantable;
+    if missing != 0 {
+        let names: Vec<String> = caps::all()
+            .iter()
+            .filter(|c| missing & (1u64 << c.index()) != 0)
+            .map(|c| c.to_string())
+            .collect();
+        crate::log::warn(&format!(
+            "process.capabilities: this host cannot grant {}; they are left out",
+            names.join(", ")
+        ));
+    }
+    for set in [
+        &mut plan.bounding,
+        &mut plan.effective,
+        &mut plan.permitted,
+        &mut plan.inheritable,
+        &mut plan.ambient,
+    ] {
+        *set &= grantable;
+    }
+}
+
+/// keel's own bounding set: what it can pass on.
+pub fn grantable() -> u64 {
+    let mut b = 0u64;
+    if let Ok(set) = caps::read(None, caps::CapSet::Bounding) {
+        for c in set {
+            b |= 1u64 << c.index();
+        }
+    }
+    b
+}
+
 /// None when the config has no capabilities object: the process keeps what init has (runc).
 pub fn plan(p: &Process) -> Option<CapsPlan> {
     let c = p.capabilities().as_ref()?;
@@ -110,6 +171,24 @@ pub fn kernel_last_cap() -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unknown_and_ungrantable_caps_are_dropped() {
+        let mut v =
+            serde_json::json!({"bounding": ["CAP_KILL", "CAP_FOO"], "effective": ["CAP_BAR"]});
+        drop_unknown(&mut v, "process.capabilities");
+        assert_eq!(
+            v,
+            serde_json::json!({"bounding": ["CAP_KILL"], "effective": []})
+        );
+        let mut p = CapsPlan {
+            bounding: 0b111,
+            effective: 0b110,
+            ..Default::default()
+        };
+        drop_ungrantable(&mut p, 0b011);
+        assert_eq!((p.bounding, p.effective), (0b011, 0b010));
+    }
 
     #[test]
     fn runc_default_caps_are_three_bits() {

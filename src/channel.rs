@@ -1,10 +1,13 @@
 //! The parent <-> init protocol: typed messages, one per SEQPACKET datagram, over one socketpair.
-//! init's errors travel back as text that already names the config field and the errno.
+//! init's errors travel back as text that already names the config field and the errno. A
+//! message may carry one fd (SCM_RIGHTS): `send_fd` attaches it, `recv` keeps it for `take_fd`.
 //!
 //! ```text
 //!  keel create (parent)                          init (cloned child)
 //!  ----------------------------------------------------------------------------------------
 //!  clone3 into new namespaces  ---------------->  (blocked in recv)
+//!    (user namespace by path: clone an intermediate that joins it, clones init with
+//!     CLONE_PARENT into the new namespaces, sends Child(pid) and exits)
 //!  write uid_map/gid_map, oom_score_adj,
 //!  join the cgroup
 //!  send Go  ----------------------------------->  setns by path, unshare cgroupns, keyring,
@@ -13,28 +16,48 @@
 //!  run prestart + createRuntime hooks
 //!  send HooksDone(state JSON)  ---------------->  createContainer hooks, pivot_root, sysctl,
 //!                                                 console, masked/readonly paths, rlimits,
-//!                                                 user, caps, cwd, look up args[0]
+//!                                                 user, caps, cwd, look up args[0]; load the
+//!                                                 seccomp filter (before the caps, or last
+//!                                                 before Ready with noNewPrivileges)
+//!        (only with SCMP_ACT_NOTIFY rules)  <---  send SeccompListener + the listener fd
+//!  connect to linux.seccomp.listenerPath,         (SCM_RIGHTS), right after loading
+//!  send it the container process state + fd
 //!                                           <---  send Ready        (or Error(text) at any step)
 //!  write state.json and --pid-file; exit          open exec.fifo for writing: blocks
 //!  keel start: open exec.fifo, read 1 byte  ---->  startContainer hooks, execve
 //! ```
 
 use crate::error::{Context, Error, Result};
-use nix::sys::socket::{recv, send, socketpair, AddressFamily, MsgFlags, SockFlag, SockType};
+use nix::sys::socket::{
+    recvmsg, send, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned,
+    MsgFlags, SockFlag, SockType,
+};
 use serde::{Deserialize, Serialize};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::cell::Cell;
+use std::io::{IoSlice, IoSliceMut};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub enum Msg {
+    /// From the intermediate child when the container joins a user namespace by path: init's pid.
+    Child(i32),
     Go,
     MountsDone,
     HooksDone(String),
     Ready,
     Error(String),
+    /// Carries the seccomp listener fd (SCMP_ACT_NOTIFY), for the agent at listenerPath.
+    SeccompListener,
 }
+
+/// How `expect` reports that the peer (keel) went away: init then exits quietly, since keel
+/// reports the failure that made it close the channel.
+pub const CLOSED: &str = "protocol error: channel closed";
 
 pub struct Channel {
     fd: OwnedFd,
+    /// The fd that came with the last message received, until `take_fd`.
+    received: Cell<Option<OwnedFd>>,
 }
 
 impl Channel {
@@ -46,11 +69,14 @@ impl Channel {
             SockFlag::SOCK_CLOEXEC,
         )
         .context("socketpair")?;
-        Ok((Channel { fd: a }, Channel { fd: b }))
+        Ok((Channel::from_fd(a), Channel::from_fd(b)))
     }
 
     pub fn from_fd(fd: OwnedFd) -> Channel {
-        Channel { fd }
+        Channel {
+            fd,
+            received: Cell::new(None),
+        }
     }
 
     pub fn into_fd(self) -> OwnedFd {
@@ -63,19 +89,67 @@ impl Channel {
         Ok(())
     }
 
-    /// Next message; None when the peer closed its end.
+    /// Send a message with an fd attached.
+    pub fn send_fd(&self, m: &Msg, fd: BorrowedFd<'_>) -> Result<()> {
+        let buf = serde_json::to_vec(m)?;
+        let fds = [fd.as_raw_fd()];
+        sendmsg::<()>(
+            self.fd.as_raw_fd(),
+            &[IoSlice::new(&buf)],
+            &[ControlMessage::ScmRights(&fds)],
+            MsgFlags::MSG_NOSIGNAL,
+            None,
+        )
+        .context("send to init channel")?;
+        Ok(())
+    }
+
+    /// Next message; None when the peer closed its end. An fd that came with it is kept for
+    /// `take_fd` (replacing, and so closing, any earlier one not taken).
     pub fn recv(&self) -> Result<Option<Msg>> {
         let mut buf = vec![0u8; 64 * 1024];
-        let n = loop {
-            match recv(self.fd.as_raw_fd(), &mut buf, MsgFlags::empty()) {
+        let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+        let (n, fd) = loop {
+            let mut iov = [IoSliceMut::new(&mut buf)];
+            match recvmsg::<()>(
+                self.fd.as_raw_fd(),
+                &mut iov,
+                Some(&mut cmsg),
+                MsgFlags::MSG_CMSG_CLOEXEC,
+            ) {
                 Err(nix::errno::Errno::EINTR) => continue,
-                r => break r.context("receive from init channel")?,
+                r => {
+                    let msg = r.context("receive from init channel")?;
+                    let mut fd = None;
+                    for c in msg.cmsgs().context("receive from init channel")? {
+                        if let ControlMessageOwned::ScmRights(fds) = c {
+                            for raw in fds {
+                                // SAFETY: SCM_RIGHTS installed this fd for us; we own it now.
+                                fd = Some(unsafe { OwnedFd::from_raw_fd(raw) });
+                            }
+                        }
+                    }
+                    if msg.flags.contains(MsgFlags::MSG_CTRUNC) {
+                        return Err(Error::msg(
+                            "receive from init channel: control data truncated",
+                        ));
+                    }
+                    break (msg.bytes, fd);
+                }
             }
         };
         if n == 0 {
             return Ok(None);
         }
+        if fd.is_some() {
+            self.received.set(fd);
+        }
         Ok(Some(serde_json::from_slice(&buf[..n])?))
+    }
+
+    /// The fd that came with the last message, if any.
+    pub fn take_fd(&self) -> Option<OwnedFd> {
+        self.received.take()
     }
 
     /// Receive and require a particular message; a peer error becomes our error.
@@ -86,9 +160,7 @@ impl Channel {
             Some(m) => Err(Error::msg(format!(
                 "protocol error: expected {what}, got {m:?}"
             ))),
-            None => Err(Error::msg(format!(
-                "protocol error: channel closed while waiting for {what}"
-            ))),
+            None => Err(Error::msg(format!("{CLOSED} while waiting for {what}"))),
         }
     }
 }
@@ -96,6 +168,7 @@ impl Channel {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::fd::AsFd;
 
     #[test]
     fn messages_round_trip_and_errors_propagate() {
@@ -112,5 +185,24 @@ mod tests {
         assert_eq!(e.as_deref(), Some("mounts[0]: boom"));
         drop(a);
         assert_eq!(b.recv().ok(), Some(None));
+    }
+
+    #[test]
+    fn an_fd_travels_with_its_message() {
+        let (a, b) = Channel::pair()
+            .map_err(|e| e.to_string())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (r, w) = nix::unistd::pipe().unwrap_or_else(|e| panic!("{e}"));
+        assert!(a.send_fd(&Msg::SeccompListener, r.as_fd()).is_ok());
+        drop(r);
+        assert!(a.send(&Msg::Ready).is_ok());
+        assert_eq!(b.recv().ok().flatten(), Some(Msg::SeccompListener));
+        let got = b.take_fd().unwrap_or_else(|| panic!("no fd"));
+        assert!(b.take_fd().is_none());
+        assert_eq!(nix::unistd::write(&w, b"x").ok(), Some(1));
+        let mut buf = [0u8; 1];
+        assert_eq!(nix::unistd::read(got.as_raw_fd(), &mut buf).ok(), Some(1));
+        assert_eq!(b.recv().ok().flatten(), Some(Msg::Ready));
+        assert!(b.take_fd().is_none());
     }
 }

@@ -118,8 +118,8 @@ pub enum Command {
         #[arg(long)]
         rootless: bool,
     },
-    /// execute new process inside the container (not implemented yet)
-    Exec(Unimplemented),
+    /// execute new process inside the container
+    Exec(Box<ExecArgs>),
     /// ps displays the processes running inside a container
     Ps {
         id: String,
@@ -146,7 +146,7 @@ pub enum Command {
         #[arg(long, default_value = "5s")]
         interval: String,
     },
-    /// show the enabled features (not implemented yet)
+    /// show the enabled features
     Features(Unimplemented),
 }
 
@@ -205,6 +205,62 @@ pub struct UpdateArgs {
     /// The string of Intel RDT/MBA memory bandwidth schema
     #[arg(long = "mem-bw-schema")]
     pub mem_bw_schema: Option<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ExecArgs {
+    /// path to the process.json
+    #[arg(short = 'p', long)]
+    pub process: Option<PathBuf>,
+    /// detach from the container's process
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// specify the file to write the process id to
+    #[arg(long = "pid-file")]
+    pub pid_file: Option<PathBuf>,
+    /// path to an AF_UNIX socket which will receive the pty master
+    #[arg(long = "console-socket")]
+    pub console_socket: Option<PathBuf>,
+    /// allocate a pseudo-TTY
+    #[arg(short = 't', long)]
+    pub tty: bool,
+    /// current working directory in the container
+    #[arg(long)]
+    pub cwd: Option<PathBuf>,
+    /// set environment variables
+    #[arg(short = 'e', long = "env")]
+    pub env: Vec<String>,
+    /// UID (format: <uid>[:<gid>])
+    #[arg(short = 'u', long)]
+    pub user: Option<String>,
+    /// additional gids
+    #[arg(short = 'g', long = "additional-gids")]
+    pub additional_gids: Vec<u32>,
+    /// add a capability to the bounding set for the process
+    #[arg(short = 'c', long = "cap")]
+    pub cap: Vec<String>,
+    /// set the no new privileges value for the process
+    #[arg(long = "no-new-privs")]
+    pub no_new_privs: bool,
+    /// set the apparmor profile for the process
+    #[arg(long)]
+    pub apparmor: Option<String>,
+    /// set the asm process label for the process commonly used with selinux
+    #[arg(long = "process-label")]
+    pub process_label: Option<String>,
+    /// pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N)
+    #[arg(long = "preserve-fds", default_value_t = 0)]
+    pub preserve_fds: u32,
+    /// run the process in a (sub)cgroup of the container (not supported yet)
+    #[arg(long)]
+    pub cgroup: Vec<String>,
+    /// allow exec in a paused container
+    #[arg(long = "ignore-paused")]
+    pub ignore_paused: bool,
+    pub id: String,
+    /// the command and its arguments (unless --process)
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
 }
 
 #[derive(Args, Debug)]

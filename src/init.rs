@@ -6,7 +6,8 @@
 //! sysctl, masked and read-only paths after it (they use the container's /proc); rlimits and
 //! scheduling before the user switch (raising needs privileges); the bounding set is dropped while
 //! still root, the user switch keeps capabilities (PR_SET_KEEPCAPS), then the final sets are
-//! applied; args[0] is resolved before "ready" so a missing binary fails `create`, not `start`.
+//! applied; args[0] is resolved before "ready" so a missing binary fails `create`, not `start`;
+//! seccomp is loaded before the capabilities are dropped, or last with noNewPrivileges (below).
 
 use crate::capabilities;
 use crate::channel::Msg;
@@ -16,7 +17,8 @@ use crate::mounts;
 use crate::namespaces;
 use crate::process;
 use crate::rootfs;
-use crate::spawn::{ChildFds, Plan};
+use crate::seccomp;
+use crate::spawn::{ChildFds, ExecFds, ExecPlan, Plan};
 use crate::sys;
 use crate::sysctl;
 use nix::sched::CloneFlags;
@@ -26,12 +28,23 @@ use std::os::fd::AsRawFd;
 
 /// Never returns: runs the recipe, reports a failure to the parent, and `_exit`s.
 pub fn run(plan: &Plan, fds: ChildFds) -> ! {
-    let code = match recipe(plan, &fds) {
+    finish(recipe(plan, &fds), &fds.chan)
+}
+
+/// The exec'd process: the same ending as init, without the rootfs work (it joins the
+/// container's namespaces instead).
+pub fn run_exec(plan: &ExecPlan, fds: ExecFds) -> ! {
+    finish(exec_recipe(plan, &fds), &fds.chan)
+}
+
+fn finish(r: Result<Infallible>, chan: &crate::channel::Channel) -> ! {
+    let code = match r {
         Ok(never) => match never {},
+        Err(e) if e.message().starts_with(crate::channel::CLOSED) => 1,
         Err(e) => {
             // Before "ready" the parent reports this; after it (the parent may be gone) the
             // container's stderr is the only place left.
-            if fds.chan.send(&Msg::Error(e.to_string())).is_err() {
+            if chan.send(&Msg::Error(e.to_string())).is_err() {
                 let _ = writeln!(std::io::stderr(), "keel init: {e}");
             }
             1
@@ -47,25 +60,138 @@ fn prctl(option: libc::c_int, arg: libc::c_ulong, what: &str) -> Result<()> {
     Ok(())
 }
 
-fn recipe(p: &Plan, f: &ChildFds) -> Result<Infallible> {
-    let spec = p.spec;
-    let proc = p.process;
-
-    // Die with keel while the container is being created.
+/// The first steps of every child: die with keel until it is set up, forget the signals `keel
+/// run`/`exec` blocked for forwarding (the mask survives execve), and stay non-dumpable so the
+/// container cannot reach keel's memory or fds through /proc while it is still keel.
+fn early() -> Result<()> {
     prctl(
         libc::PR_SET_PDEATHSIG,
         libc::SIGKILL as libc::c_ulong,
         "PR_SET_PDEATHSIG",
     )?;
-    // `keel run` blocks the signals it forwards; the mask would survive execve.
     nix::sys::signal::SigSet::empty()
         .thread_set_mask()
         .context("reset signal mask")?;
+    prctl(libc::PR_SET_DUMPABLE, 0, "PR_SET_DUMPABLE")?;
+    Ok(())
+}
+
+fn exec_recipe(p: &ExecPlan, f: &ExecFds) -> Result<Infallible> {
+    let proc = p.process;
+    early()?;
+    // sync 1: the parent has put us in the container's cgroup.
+    f.chan.expect(|m| *m == Msg::Go, "Go")?;
+    namespaces::join_in_child(&f.joins, false)?;
+    nix::unistd::setsid().context("setsid")?;
+    if let Some(console) = &f.console {
+        crate::tty::setup_console(console, proc.console_size(), false)?;
+    }
+    let (exe, args, env) = become_process(&Process {
+        process: proc,
+        caps: p.caps.as_ref(),
+        last_cap: p.last_cap,
+        rlimits: &p.rlimits,
+        env: &p.env,
+        extra_fds: p.extra_fds,
+        seccomp: p.seccomp.as_ref(),
+        chan: &f.chan,
+    })?;
+    prctl(libc::PR_SET_PDEATHSIG, 0, "PR_SET_PDEATHSIG")?;
+    if proc.no_new_privileges() == Some(true) {
+        seccomp::apply(p.seccomp.as_ref(), &f.chan)?;
+    }
+    f.chan.send(&Msg::Ready)?;
+    Err(process::execve(&exe, &args, &env))
+}
+
+/// The hook state as hooks in the container's namespaces get it: the pid as seen there
+/// (runtime-spec; runc does the same).
+fn container_view(state_json: &str, status: &str) -> String {
+    crate::state::with_status_pid(state_json, status, nix::unistd::getpid().as_raw())
+}
+
+/// What `become_process` needs; shared by init and exec.
+struct Process<'a> {
+    process: &'a oci_spec::runtime::Process,
+    caps: Option<&'a capabilities::CapsPlan>,
+    last_cap: u8,
+    rlimits: &'a [(String, libc::__rlimit_resource_t, u64, u64)],
+    env: &'a [String],
+    extra_fds: u32,
+    seccomp: Option<&'a seccomp::Filter>,
+    chan: &'a crate::channel::Channel,
+}
+
+/// From the container's view of the world to the process about to execve: security settings,
+/// user, capabilities, umask, cwd, environment, the resolved executable, and only stdio and the
+/// preserved fds left open across execve.
+fn become_process(p: &Process) -> Result<(std::path::PathBuf, Vec<String>, Vec<String>)> {
+    let proc = p.process;
+    process::apply_apparmor(proc)?;
+    process::apply_rlimits(p.rlimits)?;
+    process::apply_scheduling(proc)?;
+    let nnp = proc.no_new_privileges() == Some(true);
+    if nnp {
+        process::set_no_new_privs()?;
+    }
+
+    // Seccomp, where runc puts it. Without noNewPrivileges, loading a filter needs
+    // CAP_SYS_ADMIN, so it goes in here, before the capabilities are dropped (everything after
+    // must then pass the filter). With noNewPrivileges the caller loads it just before Ready, so
+    // the profile has to allow as few of keel's own syscalls as possible.
+    if !nnp {
+        seccomp::apply(p.seccomp, p.chan)?;
+    }
+
+    // User and capabilities: drop the bounding set while still root, keep the capabilities
+    // across the uid change, then set the final sets.
+    if let Some(caps) = p.caps {
+        capabilities::drop_bounding(caps, p.last_cap)?;
+        capabilities::keep_caps(true)?;
+    }
+    process::set_user(proc)?;
+    if let Some(caps) = p.caps {
+        capabilities::keep_caps(false)?;
+        capabilities::apply_sets(caps, p.last_cap)?;
+    }
+    let umask = proc.user().umask().unwrap_or(0o022);
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask));
+    nix::unistd::chdir(proc.cwd())
+        .with_context(|| format!("process.cwd: chdir to {}", proc.cwd().display()))?;
+    // A cwd reached through a leaked fd (/proc/self/fd/N) would be outside the container's root;
+    // the kernel then reports it as unreachable (CVE-2024-21626).
+    match nix::unistd::getcwd() {
+        Ok(d) if d.is_absolute() => {}
+        _ => crate::bail!(
+            "process.cwd: {} is outside the container's root",
+            proc.cwd().display()
+        ),
+    }
+
+    let mut env = p.env.to_vec();
+    process::add_home(&mut env, proc.user().uid());
+    let args = proc.args().clone().unwrap_or_default();
+    let arg0 = args.first().map(String::as_str).unwrap_or_default();
+    let exe = process::look_path(arg0, &env).context("unable to start container process")?;
+
+    // Only stdio and the preserved fds survive execve.
+    sys::cloexec_from(3 + p.extra_fds).context("mark fds close-on-exec")?;
+    for fd in 3..3 + p.extra_fds as i32 {
+        sys::clear_cloexec(fd).with_context(|| format!("--preserve-fds: fd {fd}"))?;
+    }
+    Ok((exe, args, env))
+}
+
+fn recipe(p: &Plan, f: &ChildFds) -> Result<Infallible> {
+    let spec = p.spec;
+    let proc = p.process;
+
+    early()?;
 
     // sync 1: the parent has written the id maps and put us in the cgroup.
     f.chan.expect(|m| *m == Msg::Go, "Go")?;
-    if p.ns.new_user {
-        // Become the mapped root of the new user namespace.
+    if p.ns.in_user() {
+        // Become the mapped root of the (new or joined) user namespace.
         let root_g = nix::unistd::Gid::from_raw(0);
         let root_u = nix::unistd::Uid::from_raw(0);
         nix::unistd::setresgid(root_g, root_g, root_g)
@@ -73,13 +199,16 @@ fn recipe(p: &Plan, f: &ChildFds) -> Result<Infallible> {
         nix::unistd::setresuid(root_u, root_u, root_u)
             .context("setresuid 0 in the user namespace")?;
     }
-    namespaces::join_in_child(&f.joins)?;
+    namespaces::join_in_child(&f.joins, true)?;
     if p.ns.new_cgroup {
         nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP)
             .context("linux.namespaces: unshare cgroup namespace")?;
     }
     if p.new_keyring {
-        match sys::join_session_keyring(&format!("_ses.{}", p.id)) {
+        // Searchable by its possessor (runc: "user" search without a user namespace, "other"
+        // search in one, where the keyring's uid is not mapped).
+        let search = if p.ns.in_user() { 0x08 } else { 0x08_0000 };
+        match sys::join_session_keyring(&format!("_ses.{}", p.id), search) {
             Ok(()) | Err(nix::errno::Errno::ENOSYS) | Err(nix::errno::Errno::EACCES) => {}
             Err(e) => return Err(Error::from(e).context("join session keyring")),
         }
@@ -91,7 +220,7 @@ fn recipe(p: &Plan, f: &ChildFds) -> Result<Infallible> {
     rootfs::prepare(rootfs, p.propagation)?;
     let ctx = mounts::Ctx {
         rootfs,
-        userns: p.ns.new_user,
+        userns: p.ns.in_user(),
         cgroup_sources: &p.cgroup_sources,
         cgroup_v2_only: p.cgroup_v2_only,
         new_cgroupns: p.ns.new_cgroup,
@@ -100,7 +229,7 @@ fn recipe(p: &Plan, f: &ChildFds) -> Result<Infallible> {
         mounts::apply(m, &ctx)?;
     }
     if let Some(devices) = &p.devices {
-        rootfs::setup_dev(rootfs, devices, p.ns.new_user)?;
+        rootfs::setup_dev(rootfs, devices, p.ns.in_user())?;
     }
     rootfs::create_cwd(rootfs, proc.cwd())?;
 
@@ -115,7 +244,11 @@ fn recipe(p: &Plan, f: &ChildFds) -> Result<Infallible> {
         {
             hook_state = st;
         }
-        hooks::run(spec, Kind::CreateContainer, &hook_state)?;
+        hooks::run(
+            spec,
+            Kind::CreateContainer,
+            &container_view(&hook_state, "creating"),
+        )?;
     }
 
     if p.no_pivot {
@@ -127,7 +260,7 @@ fn recipe(p: &Plan, f: &ChildFds) -> Result<Infallible> {
     // Inside the rootfs.
     sysctl::apply(&p.sysctl)?;
     if let Some(console) = &f.console {
-        crate::tty::setup_console(console, proc.console_size())?;
+        crate::tty::setup_console(console, proc.console_size(), true)?;
     }
     if spec.root().as_ref().and_then(|r| r.readonly()) == Some(true) {
         rootfs::make_root_readonly()?;
@@ -135,43 +268,26 @@ fn recipe(p: &Plan, f: &ChildFds) -> Result<Infallible> {
     mounts::readonly_paths(spec)?;
     mounts::masked_paths(spec)?;
     namespaces::set_names(spec)?;
-    process::apply_apparmor(proc)?;
-    process::apply_rlimits(&p.rlimits)?;
     process::apply_personality(spec)?;
-    process::apply_scheduling(proc)?;
-    if proc.no_new_privileges() == Some(true) {
-        process::set_no_new_privs()?;
-    }
-
-    // User and capabilities.
-    if let Some(caps) = &p.caps {
-        capabilities::drop_bounding(caps, p.last_cap)?;
-        capabilities::keep_caps(true)?;
-    }
-    process::set_user(proc)?;
-    if let Some(caps) = &p.caps {
-        capabilities::keep_caps(false)?;
-        capabilities::apply_sets(caps, p.last_cap)?;
-    }
-    let umask = proc.user().umask().unwrap_or(0o022);
-    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask));
-    nix::unistd::chdir(proc.cwd())
-        .with_context(|| format!("process.cwd: chdir to {}", proc.cwd().display()))?;
-
-    let mut env = p.env.clone();
-    process::add_home(&mut env, proc.user().uid());
-    let args = proc.args().clone().unwrap_or_default();
-    let arg0 = args.first().map(String::as_str).unwrap_or_default();
-    let exe = process::look_path(arg0, &env).context("unable to start container process")?;
-
-    // Only stdio and the preserved fds survive execve.
-    sys::cloexec_from(3 + p.extra_fds).context("mark fds close-on-exec")?;
-    for fd in 3..3 + p.extra_fds as i32 {
-        sys::clear_cloexec(fd).with_context(|| format!("--preserve-fds: fd {fd}"))?;
-    }
+    let (exe, args, env) = become_process(&Process {
+        process: proc,
+        caps: p.caps.as_ref(),
+        last_cap: p.last_cap,
+        rlimits: &p.rlimits,
+        env: &p.env,
+        extra_fds: p.extra_fds,
+        seccomp: p.seccomp.as_ref(),
+        chan: &f.chan,
+    })?;
+    let nnp = proc.no_new_privileges() == Some(true);
 
     // sync 3: ready. From here keel create may exit, so stop dying with it.
     prctl(libc::PR_SET_PDEATHSIG, 0, "PR_SET_PDEATHSIG")?;
+    // Seccomp with noNewPrivileges: after it, init only sends Ready, opens and writes the exec
+    // fifo, runs startContainer hooks, sets execCPUAffinity.final and calls execve.
+    if nnp {
+        seccomp::apply(p.seccomp.as_ref(), &f.chan)?;
+    }
     f.chan.send(&Msg::Ready)?;
 
     // Block until `start` opens the fifo for reading. The fifo lives in the host's state dir,
@@ -184,18 +300,15 @@ fn recipe(p: &Plan, f: &ChildFds) -> Result<Infallible> {
         nix::sys::stat::Mode::empty(),
     )
     .context("open exec fifo")?;
-    nix::unistd::write(
-        // SAFETY: `fd` was just opened above and stays open for this call.
-        unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) },
-        b"0",
-    )
-    .context("write exec fifo")?;
 
+    // `start` is waiting on the other end. A failing startContainer hook closes the fifo
+    // without the byte (start fails); otherwise the byte goes first and the fd, close-on-exec,
+    // closes at the execve itself, which tells `start` the process has been executed.
     if !hook_state.is_empty() {
         hooks::run(
             spec,
             Kind::StartContainer,
-            &crate::state::with_status(&hook_state, "created"),
+            &container_view(&hook_state, "created"),
         )?;
     }
     if let Some(fin) = proc
@@ -205,5 +318,11 @@ fn recipe(p: &Plan, f: &ChildFds) -> Result<Infallible> {
     {
         process::set_affinity(fin, "process.execCPUAffinity.final")?;
     }
+    nix::unistd::write(
+        // SAFETY: `fd` was just opened above and stays open for this call.
+        unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) },
+        b"0",
+    )
+    .context("write exec fifo")?;
     Err(process::execve(&exe, &args, &env))
 }

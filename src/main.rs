@@ -1,30 +1,10 @@
 //! keel: an OCI container runtime, a drop-in replacement for runc.
 //! Parse the command line, dispatch, and report an error exactly once, here.
 
-mod bundle;
-mod capabilities;
-mod cgroups;
-mod channel;
-mod cli;
-mod commands;
-mod error;
-mod hooks;
-mod init;
-mod log;
-mod mounts;
-mod namespaces;
-mod process;
-mod rootfs;
-mod spawn;
-mod state;
-mod sys;
-mod sysctl;
-mod tty;
+use keel::{cli, commands, error, log, sys};
 
 use clap::Parser;
 use std::io::Write;
-
-const SPEC_VERSION: &str = "1.0.2-dev";
 
 fn main() {
     let cli = match cli::Cli::try_parse() {
@@ -39,9 +19,10 @@ fn main() {
     };
     if cli.version {
         println!(
-            "keel version {}\ncommit: {}\nspec: {SPEC_VERSION}",
+            "keel version {}\ncommit: {}\nspec: {}",
             env!("CARGO_PKG_VERSION"),
-            env!("KEEL_COMMIT")
+            env!("KEEL_COMMIT"),
+            keel::SPEC_VERSION
         );
         return;
     }
@@ -53,6 +34,17 @@ fn main() {
         let _ = writeln!(std::io::stderr(), "{e}");
         std::process::exit(1);
     }
+    // Commands that start processes inside containers run from a read-only view of the keel
+    // binary (see sys::reexec_from_readonly_mount).
+    if matches!(
+        cli.command,
+        Some(cli::Command::Create { .. } | cli::Command::Run { .. } | cli::Command::Exec(_))
+    ) {
+        if let Err(e) = sys::reexec_from_readonly_mount() {
+            keel::report(&error::Error::from(e).context("re-execute keel from a read-only mount"));
+            std::process::exit(1);
+        }
+    }
     let Some(command) = &cli.command else {
         let _ = writeln!(
             std::io::stderr(),
@@ -63,11 +55,7 @@ fn main() {
     let code = match commands::dispatch(&cli, command) {
         Ok(code) => code,
         Err(e) => {
-            // Once: to the log file for containerd/conmon, and to stderr for people.
-            if log::to_file() {
-                log::error(e.message());
-            }
-            let _ = writeln!(std::io::stderr(), "{e}");
+            keel::report(&e);
             1
         }
     };

@@ -48,6 +48,68 @@ enum Opt {
     RecClr(u64),
 }
 
+/// Every option name `option` understands, for `keel features` (a unit test keeps the two in step).
+pub const OPTION_NAMES: [&str; 58] = [
+    "async",
+    "atime",
+    "bind",
+    "defaults",
+    "dev",
+    "diratime",
+    "dirsync",
+    "exec",
+    "iversion",
+    "lazytime",
+    "loud",
+    "mand",
+    "noatime",
+    "nodev",
+    "nodiratime",
+    "noexec",
+    "noiversion",
+    "nolazytime",
+    "nomand",
+    "norelatime",
+    "nostrictatime",
+    "nosuid",
+    "nosymfollow",
+    "rbind",
+    "relatime",
+    "remount",
+    "ro",
+    "rw",
+    "silent",
+    "strictatime",
+    "suid",
+    "sync",
+    "private",
+    "shared",
+    "slave",
+    "unbindable",
+    "rprivate",
+    "rshared",
+    "rslave",
+    "runbindable",
+    "rro",
+    "rrw",
+    "rnosuid",
+    "rsuid",
+    "rnodev",
+    "rdev",
+    "rnoexec",
+    "rexec",
+    "rnodiratime",
+    "rdiratime",
+    "rrelatime",
+    "rnoatime",
+    "rstrictatime",
+    "rnorelatime",
+    "ratime",
+    "rnostrictatime",
+    "rnosymfollow",
+    "rsymfollow",
+];
+
 fn option(name: &str) -> Option<Opt> {
     use MsFlags as F;
     use Opt::*;
@@ -406,6 +468,24 @@ pub fn readonly_paths(spec: &Spec) -> Result<()> {
     Ok(())
 }
 
+/// The container's /dev/null, checked to really be the null device (not a symlink or another
+/// node a rootfs could put there: CVE-2025-31133), and returned as a /proc/self/fd path so the
+/// bind mounts exactly the file that was checked. The fd is close-on-exec.
+fn dev_null() -> Result<String> {
+    use std::os::fd::IntoRawFd;
+    use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open("/dev/null")
+        .context("open /dev/null")?;
+    let md = f.metadata().context("stat /dev/null")?;
+    if !md.file_type().is_char_device() || md.rdev() != nix::sys::stat::makedev(1, 3) {
+        crate::bail!("/dev/null is not the null device (1:3); refusing to mask with it");
+    }
+    Ok(format!("/proc/self/fd/{}", f.into_raw_fd()))
+}
+
 /// linux.maskedPaths (after pivot_root): /dev/null over files, an empty read-only tmpfs over
 /// directories; absent paths are skipped.
 pub fn masked_paths(spec: &Spec) -> Result<()> {
@@ -414,6 +494,10 @@ pub fn masked_paths(spec: &Spec) -> Result<()> {
         .as_ref()
         .and_then(|l| l.masked_paths().clone())
         .unwrap_or_default();
+    if paths.is_empty() {
+        return Ok(());
+    }
+    let null = dev_null().context("linux.maskedPaths")?;
     for (i, path) in paths.iter().enumerate() {
         let md = match std::fs::metadata(path) {
             Ok(md) => md,
@@ -432,7 +516,7 @@ pub fn masked_paths(spec: &Spec) -> Result<()> {
             )
         } else {
             mount(
-                Some("/dev/null"),
+                Some(null.as_str()),
                 path.as_str(),
                 None::<&str>,
                 MsFlags::MS_BIND,
@@ -505,6 +589,13 @@ mod tests {
             p.map(|p| (p.flags, p.cleared)).map_err(|e| e.to_string()),
             Ok((MsFlags::empty(), MsFlags::MS_RDONLY))
         );
+    }
+
+    #[test]
+    fn every_listed_option_is_understood() {
+        for name in OPTION_NAMES {
+            assert!(option(name).is_some(), "{name}");
+        }
     }
 
     #[test]

@@ -43,6 +43,13 @@ pub struct NsPlan {
     pub present: Vec<LinuxNamespaceType>,
 }
 
+impl NsPlan {
+    /// The container runs in a user namespace, new or joined.
+    pub fn in_user(&self) -> bool {
+        self.new_user || self.joins.iter().any(|j| j.typ == LinuxNamespaceType::User)
+    }
+}
+
 pub fn flag(t: LinuxNamespaceType) -> CloneFlags {
     match t {
         LinuxNamespaceType::Mount => CloneFlags::CLONE_NEWNS,
@@ -89,9 +96,6 @@ pub fn plan(spec: &Spec) -> Result<NsPlan> {
                         "{field}.path: must be an absolute path, got {:?}",
                         path.display().to_string()
                     );
-                }
-                if t == LinuxNamespaceType::User {
-                    bail!("{field}.path: joining an existing user namespace is not supported by keel yet");
                 }
                 p.joins.push(Join {
                     field,
@@ -201,6 +205,20 @@ fn is_parent_side(t: LinuxNamespaceType) -> bool {
     matches!(t, LinuxNamespaceType::Pid | LinuxNamespaceType::Time)
 }
 
+/// The user namespace to join by path, if any (joined before clone by an intermediate child:
+/// see `spawn::clone_init`).
+pub fn user_join(joins: &JoinFds) -> Option<&(Join, OwnedFd)> {
+    joins
+        .fds
+        .iter()
+        .find(|(j, _)| j.typ == LinuxNamespaceType::User)
+}
+
+/// Join the user namespace of `j` (the intermediate child, or an exec'd process).
+pub fn join_user(j: &(Join, OwnedFd)) -> Result<()> {
+    setns(&j.0, &j.1)
+}
+
 /// Parent, before clone: join pid/time namespaces by path (they only affect children) and create
 /// a time namespace whose offsets must be written before anyone enters it. Returns fds to the
 /// parent's own namespaces, to go back with `restore_parent` right after clone.
@@ -226,8 +244,11 @@ pub fn enter_for_clone(p: &NsPlan, joins: &JoinFds) -> Result<Vec<(CloneFlags, O
     if let Some(offsets) = &p.time_offsets {
         save("time", flag(LinuxNamespaceType::Time))?;
         nix::sched::unshare(flag(LinuxNamespaceType::Time)).context("unshare time namespace")?;
-        std::fs::write("/proc/self/timens_offsets", offsets)
-            .context("linux.timeOffsets: write /proc/self/timens_offsets")?;
+        crate::sys::write_proc(
+            std::path::Path::new("/proc/self/timens_offsets"),
+            offsets.as_bytes(),
+        )
+        .context("linux.timeOffsets: write /proc/self/timens_offsets")?;
     }
     Ok(restore)
 }
@@ -241,13 +262,22 @@ pub fn restore_parent(saved: Vec<(CloneFlags, OwnedFd)>) -> Result<()> {
 
 /// Init: join the remaining namespaces by path, mount namespace last (after it, host paths no
 /// longer resolve).
-pub fn join_in_child(joins: &JoinFds) -> Result<()> {
+/// `user_joined`: the user namespace was already joined before clone (create); an exec'd
+/// process joins it here, first.
+pub fn join_in_child(joins: &JoinFds, user_joined: bool) -> Result<()> {
     let mut order: Vec<&(Join, OwnedFd)> = joins
         .fds
         .iter()
         .filter(|(j, _)| !is_parent_side(j.typ))
+        .filter(|(j, _)| !(user_joined && j.typ == LinuxNamespaceType::User))
         .collect();
-    order.sort_by_key(|(j, _)| j.typ == LinuxNamespaceType::Mount);
+    // The user namespace first (joining it gives the capabilities to join the namespaces it
+    // owns), the mount namespace last (after it, host paths no longer resolve).
+    order.sort_by_key(|(j, _)| match j.typ {
+        LinuxNamespaceType::User => 0,
+        LinuxNamespaceType::Mount => 2,
+        _ => 1,
+    });
     for (j, fd) in order {
         setns(j, fd)?;
     }
@@ -259,10 +289,16 @@ pub fn write_id_maps(p: &NsPlan, pid: i32) -> Result<()> {
     if !p.new_user {
         return Ok(());
     }
-    std::fs::write(format!("/proc/{pid}/uid_map"), &p.uid_map)
-        .context("linux.uidMappings: write uid_map")?;
-    std::fs::write(format!("/proc/{pid}/gid_map"), &p.gid_map)
-        .context("linux.gidMappings: write gid_map")?;
+    crate::sys::write_proc(
+        std::path::Path::new(&format!("/proc/{pid}/uid_map")),
+        p.uid_map.as_bytes(),
+    )
+    .context("linux.uidMappings: write uid_map")?;
+    crate::sys::write_proc(
+        std::path::Path::new(&format!("/proc/{pid}/gid_map")),
+        p.gid_map.as_bytes(),
+    )
+    .context("linux.gidMappings: write gid_map")?;
     Ok(())
 }
 

@@ -83,7 +83,10 @@ pub fn rlimits(p: &Process) -> Result<Vec<(String, libc::__rlimit_resource_t, u6
         let field = format!("process.rlimits[{i}]");
         let res = rlimit_resource(r.typ());
         if out.iter().any(|o| o.1 == res) {
-            bail!("{field}.type: duplicate rlimit {:?}", r.typ());
+            let name = serde_json::to_value(r.typ())
+                .map(|v| v.to_string())
+                .unwrap_or_default();
+            bail!("{field}.type: duplicate rlimit {name}");
         }
         if r.soft() > r.hard() {
             bail!(
@@ -115,8 +118,11 @@ pub fn apply_rlimits(list: &[(String, libc::__rlimit_resource_t, u64, u64)]) -> 
 /// initial user namespace, which init in a user namespace would not have).
 pub fn write_oom_score_adj(p: &Process, pid: i32) -> Result<()> {
     if let Some(adj) = p.oom_score_adj() {
-        std::fs::write(format!("/proc/{pid}/oom_score_adj"), adj.to_string())
-            .context("process.oomScoreAdj: write oom_score_adj")?;
+        crate::sys::write_proc(
+            Path::new(&format!("/proc/{pid}/oom_score_adj")),
+            adj.to_string().as_bytes(),
+        )
+        .context("process.oomScoreAdj: write oom_score_adj")?;
     }
     Ok(())
 }
@@ -352,7 +358,7 @@ pub fn apply_apparmor(p: &Process) -> Result<()> {
     } else {
         "/proc/self/attr/exec"
     };
-    std::fs::write(attr, format!("exec {profile}"))
+    crate::sys::write_proc(Path::new(attr), format!("exec {profile}").as_bytes())
         .with_context(|| format!("process.apparmorProfile: set profile {profile:?}"))?;
     Ok(())
 }

@@ -7,7 +7,7 @@ use crate::error::{Context, Error, Result};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sys::stat::{makedev, mknod, Mode, SFlag};
 use oci_spec::runtime::{LinuxDeviceType, Spec};
-use std::os::unix::fs::symlink;
+use std::os::unix::fs::{symlink, OpenOptionsExt};
 use std::path::{Component, Path, PathBuf};
 
 /// Resolve `unsafe_path` inside `root` the way the kernel would if `root` were `/`: `..` never
@@ -248,13 +248,24 @@ pub fn setup_dev(rootfs: &Path, devices: &[DevicePlan], userns: bool) -> Result<
 
 fn create_devices(rootfs: &Path, devices: &[DevicePlan], userns: bool) -> Result<()> {
     for d in devices {
-        let dest = secure_join(rootfs, &d.path)?;
+        // The directory is resolved inside the rootfs; the node itself replaces whatever the
+        // rootfs has at that name (a symlink there is removed, never followed).
+        let parent = secure_join(rootfs, d.path.parent().unwrap_or(Path::new("/dev")))?;
+        let dest = parent.join(d.path.file_name().unwrap_or_default());
         if let Some(parent) = dest.parent() {
             mkdir_all(parent).context(&d.field)?;
         }
         if userns {
-            if !dest.exists() {
-                std::fs::File::create(&dest)
+            if std::fs::symlink_metadata(&dest).is_ok_and(|m| m.file_type().is_symlink()) {
+                std::fs::remove_file(&dest)
+                    .with_context(|| format!("{}: remove {}", d.field, d.path.display()))?;
+            }
+            if std::fs::symlink_metadata(&dest).is_err() {
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .custom_flags(libc::O_NOFOLLOW)
+                    .open(&dest)
                     .with_context(|| format!("{}: create {}", d.field, d.path.display()))?;
             }
             mount(

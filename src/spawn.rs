@@ -46,6 +46,8 @@ pub struct Plan<'a> {
     pub extra_fds: u32,
     /// Whether init must stop after mounts for the parent's and its own pre-start hooks.
     pub hook_sync: bool,
+    /// linux.seccomp, compiled.
+    pub seccomp: Option<crate::seccomp::Filter>,
 }
 
 /// The fds init inherits (all close-on-exec, numbered above the preserved range).
@@ -171,7 +173,10 @@ pub fn create(root: &Path, id: &str, args: &CreateArgs, will_detach: bool) -> Re
         devices,
         propagation: rootfs::propagation_flag(spec)?,
         sysctl: sysctl::plan(spec)?,
-        caps: capabilities::plan(process),
+        caps: capabilities::plan(process).map(|mut c| {
+            capabilities::drop_ungrantable(&mut c, capabilities::grantable());
+            c
+        }),
         last_cap: capabilities::kernel_last_cap(),
         rlimits: process::rlimits(process)?,
         env,
@@ -188,6 +193,7 @@ pub fn create(root: &Path, id: &str, args: &CreateArgs, will_detach: bool) -> Re
         ]
         .iter()
         .any(|k| !hooks::list(spec, *k).is_empty()),
+        seccomp: crate::seccomp::plan(spec)?,
         ns,
     };
 
@@ -233,20 +239,46 @@ pub fn create(root: &Path, id: &str, args: &CreateArgs, will_detach: bool) -> Re
         *fd = above(raw)?;
     }
 
-    cgroups::create(&cg_plan, &mut undo.cgroup)?;
+    // Record the container as "creating" with the cgroup it is about to make: if keel is killed
+    // from here on, `delete --force` finds what to remove (init dies with keel: PDEATHSIG).
+    undo.cgroup = cgroups::planned(&cg_plan);
+    let mut container = Container {
+        dir: dir.clone(),
+        saved: Saved {
+            oci_version: spec.version().clone(),
+            id: id.to_string(),
+            pid: 0,
+            pid_start: 0,
+            bundle: bundle.dir.clone(),
+            rootfs: bundle.rootfs.clone(),
+            created: crate::log::now_rfc3339(true),
+            annotations: spec
+                .annotations()
+                .clone()
+                .unwrap_or_default()
+                .into_iter()
+                .collect(),
+            cgroup: undo.cgroup.clone(),
+            hooks: spec.hooks().clone(),
+            config: spec.clone(),
+            creating: true,
+        },
+    };
+    container.save()?;
+    let mut made = Cgroup::default();
+    let created = cgroups::create(&cg_plan, &mut made);
+    undo.cgroup.created.retain(|d| !made.created.contains(d));
+    undo.cgroup.created.extend(made.created.iter().cloned());
+    created?;
+    undo.cgroup = made;
+    container.saved.cgroup = undo.cgroup.clone();
     plan.cgroup_sources = undo.cgroup.sources();
     let (chan, child_chan) = Channel::pair()?;
     let child_chan = Channel::from_fd(above(child_chan.into_fd())?);
 
-    let restore = namespaces::enter_for_clone(&plan.ns, &joins)?;
-    let forked = sys::clone_fork(plan.ns.clone_flags);
-    if !matches!(forked, Ok(sys::Forked::Child)) {
-        // Only the parent goes back to its own pid/time namespaces; init stays where it is.
-        let restored = namespaces::restore_parent(restore);
-        if let Ok(sys::Forked::Parent { pid, .. }) = &forked {
-            undo.child = Some((*pid, None));
-        }
-        restored?;
+    let forked = clone_init(&plan.ns, &joins, &chan, &child_chan);
+    if let Ok(sys::Forked::Parent { pid, .. }) = &forked {
+        undo.child = Some((*pid, None));
     }
     let (pid, pidfd) = match forked.context("clone init into its namespaces")? {
         sys::Forked::Child => {
@@ -274,45 +306,27 @@ pub fn create(root: &Path, id: &str, args: &CreateArgs, will_detach: bool) -> Re
 
     let (pid_start, _) = state::proc_start(pid)
         .ok_or_else(|| Error::msg("container init exited before it was set up"))?;
-    let saved = Saved {
-        oci_version: spec.version().clone(),
-        id: id.to_string(),
-        pid,
-        pid_start,
-        bundle: bundle.dir.clone(),
-        rootfs: bundle.rootfs.clone(),
-        created: crate::log::now_rfc3339(true),
-        annotations: spec
-            .annotations()
-            .clone()
-            .unwrap_or_default()
-            .into_iter()
-            .collect(),
-        cgroup: undo.cgroup.clone(),
-        hooks: spec.hooks().clone(),
-    };
+    container.saved.pid = pid;
+    container.saved.pid_start = pid_start;
 
-    chan.send(&Msg::Go)?;
-    loop {
-        match chan.recv()? {
-            Some(Msg::MountsDone) => {
-                let st = state::hook_state_json(&saved, "creating");
-                hooks::run(spec, Kind::Prestart, &st)?;
-                hooks::run(spec, Kind::CreateRuntime, &st)?;
-                chan.send(&Msg::HooksDone(st))?;
-            }
-            Some(Msg::Ready) => break,
-            Some(Msg::Error(e)) => return Err(Error::msg(e)),
-            Some(m) => bail!("protocol error: unexpected {m:?} from init"),
-            None => {
-                let status = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
-                undo.child = None;
-                bail!("container init exited unexpectedly ({status:?})");
-            }
+    if let Err(e) = drive_init(&chan, &container, spec, pid, &mut undo) {
+        // A failed prestart/createRuntime/createContainer hook: the runtime-spec wants the
+        // container stopped and deleted, then the poststop hooks run.
+        let hook_failed = [Kind::Prestart, Kind::CreateRuntime, Kind::CreateContainer]
+            .iter()
+            .any(|k| e.message().starts_with(k.field()));
+        drop(undo);
+        if hook_failed {
+            hooks::run_warn_spec(
+                spec.hooks().as_ref(),
+                Kind::Poststop,
+                &container.hook_state("stopped"),
+            );
         }
+        return Err(e);
     }
 
-    let container = Container { dir, saved };
+    container.saved.creating = false;
     container.save()?;
     if let Some(pf) = &args.pid_file {
         write_pid_file(pf, pid)?;
@@ -323,6 +337,106 @@ pub fn create(root: &Path, id: &str, args: &CreateArgs, will_detach: bool) -> Re
         container,
         console: console_peer,
     })
+}
+
+/// sync 1-3 of the ladder in channel.rs, parent side: Go, the pre-start hooks, until Ready.
+fn drive_init(
+    chan: &Channel,
+    container: &Container,
+    spec: &Spec,
+    pid: i32,
+    undo: &mut Undo,
+) -> Result<()> {
+    chan.send(&Msg::Go)?;
+    loop {
+        match chan.recv()? {
+            Some(Msg::MountsDone) => {
+                let st = state::hook_state_json(&container.saved, "creating");
+                hooks::run(spec, Kind::Prestart, &st)?;
+                hooks::run(spec, Kind::CreateRuntime, &st)?;
+                chan.send(&Msg::HooksDone(st))?;
+            }
+            Some(Msg::SeccompListener) => {
+                let fd = chan.take_fd().ok_or_else(|| {
+                    Error::msg("protocol error: SeccompListener came without its fd")
+                })?;
+                let st = state::hook_state_json(&container.saved, "creating");
+                crate::seccomp::send_to_agent(spec, &st, pid, fd)?;
+            }
+            Some(Msg::Ready) => return Ok(()),
+            Some(Msg::Error(e)) => return Err(Error::msg(e)),
+            Some(m) => bail!("protocol error: unexpected {m:?} from init"),
+            None => {
+                let status = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+                undo.child = None;
+                if let Ok(nix::sys::wait::WaitStatus::Signaled(_, nix::sys::signal::SIGSYS, _)) =
+                    status
+                {
+                    bail!("container init was killed by SIGSYS (does linux.seccomp block a syscall init makes before execve?)");
+                }
+                bail!("container init exited unexpectedly ({status:?})");
+            }
+        }
+    }
+}
+
+/// Clone init into its new namespaces. pid and time namespaces given by path are joined (for
+/// children only) just around the clone, and keel goes back to its own afterwards.
+///
+/// When the container joins a user namespace by path, its new namespaces must be owned by that
+/// user namespace, but keel cannot join it itself (it would lose its host privileges). An
+/// intermediate child joins it, clones init with CLONE_PARENT (so init is still keel's child),
+/// sends init's pid on the channel and exits (runc's nsexec does the same).
+fn clone_init(
+    ns: &NsPlan,
+    joins: &JoinFds,
+    chan: &Channel,
+    child_chan: &Channel,
+) -> Result<sys::Forked> {
+    let Some(user) = namespaces::user_join(joins) else {
+        let restore = namespaces::enter_for_clone(ns, joins)?;
+        let forked = sys::clone_fork(ns.clone_flags);
+        if matches!(forked, Ok(sys::Forked::Child)) {
+            return Ok(sys::Forked::Child);
+        }
+        // Only the parent goes back to its own pid/time namespaces; init stays where it is.
+        let restored = namespaces::restore_parent(restore);
+        let forked = forked.context("clone")?;
+        restored?;
+        return Ok(forked);
+    };
+    match sys::clone_fork(0).context("clone the user-namespace joiner")? {
+        sys::Forked::Child => {
+            let r = namespaces::join_user(user)
+                .and_then(|_| namespaces::enter_for_clone(ns, joins))
+                .and_then(|_| {
+                    sys::clone_fork(ns.clone_flags | libc::CLONE_PARENT as u64)
+                        .context("clone init with CLONE_PARENT")
+                });
+            match r {
+                Ok(sys::Forked::Child) => Ok(sys::Forked::Child),
+                Ok(sys::Forked::Parent { pid, .. }) => {
+                    let code = i32::from(child_chan.send(&Msg::Child(pid)).is_err());
+                    sys::exit_now(code)
+                }
+                Err(e) => {
+                    let _ = child_chan.send(&Msg::Error(e.to_string()));
+                    sys::exit_now(1)
+                }
+            }
+        }
+        sys::Forked::Parent { pid: joiner, .. } => {
+            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(joiner), None);
+            match chan.recv()? {
+                Some(Msg::Child(pid)) => Ok(sys::Forked::Parent {
+                    pid,
+                    pidfd: sys::pidfd_open(pid).ok(),
+                }),
+                Some(Msg::Error(e)) => Err(Error::msg(e)),
+                other => bail!("protocol error: expected init's pid, got {other:?}"),
+            }
+        }
+    }
 }
 
 /// Atomically, like runc: a temp file in the same directory, then rename.
@@ -339,4 +453,172 @@ fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
     std::fs::rename(&tmp, &abs)
         .with_context(|| format!("--pid-file: rename to {}", abs.display()))?;
     Ok(())
+}
+
+/// What an exec'd process needs, computed before clone (the container's own config plus the
+/// process being exec'd).
+pub struct ExecPlan<'a> {
+    pub process: &'a Process,
+    /// The container's linux.seccomp applies to exec'd processes too (runc).
+    pub seccomp: Option<crate::seccomp::Filter>,
+    pub caps: Option<CapsPlan>,
+    pub last_cap: u8,
+    pub rlimits: Vec<(String, libc::__rlimit_resource_t, u64, u64)>,
+    pub env: Vec<String>,
+    pub extra_fds: u32,
+}
+
+/// The fds the exec'd child inherits.
+pub struct ExecFds {
+    pub chan: Channel,
+    pub console: Option<OwnedFd>,
+    pub joins: JoinFds,
+}
+
+pub struct Execd {
+    pub pid: i32,
+    /// Where the child sent its pty master, when keel allocated the terminal itself.
+    pub console: Option<OwnedFd>,
+}
+
+/// The namespaces of the container's init, to join by /proc/<pid>/ns/*: every type the
+/// container has, user first (so the rest can be joined with its capabilities).
+fn container_namespaces(c: &Container) -> NsPlan {
+    let mut joins = Vec::new();
+    let types = c
+        .saved
+        .config
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().clone())
+        .unwrap_or_default();
+    for ns in types {
+        let t = ns.typ();
+        let file = match t {
+            oci_spec::runtime::LinuxNamespaceType::Mount => "mnt",
+            oci_spec::runtime::LinuxNamespaceType::Network => "net",
+            other => namespaces::name(other),
+        };
+        joins.push(namespaces::Join {
+            field: format!("join the container's {} namespace", namespaces::name(t)),
+            typ: t,
+            path: PathBuf::from(format!("/proc/{}/ns/{file}", c.saved.pid)),
+        });
+    }
+    NsPlan {
+        joins,
+        ..Default::default()
+    }
+}
+
+/// `exec`: clone a child that joins the container's namespaces and cgroup, takes on the
+/// process's security settings and execs. Returns once the child is about to execve.
+pub fn exec(
+    c: &Container,
+    process: &Process,
+    console_socket: Option<&Path>,
+    pid_file: Option<&Path>,
+    preserve_fds: u32,
+) -> Result<Execd> {
+    crate::process::validate(process).context("process")?;
+    let terminal = process.terminal().unwrap_or(false);
+    let listen = listen_fds();
+    let mut env = process.env().clone().unwrap_or_default();
+    if listen > 0 {
+        env.push(format!("LISTEN_FDS={listen}"));
+        env.push("LISTEN_PID=1".to_string());
+    }
+    let plan = ExecPlan {
+        process,
+        seccomp: crate::seccomp::plan(&c.saved.config)?,
+        caps: capabilities::plan(process).map(|mut c| {
+            capabilities::drop_ungrantable(&mut c, capabilities::grantable());
+            c
+        }),
+        last_cap: capabilities::kernel_last_cap(),
+        rlimits: process::rlimits(process)?,
+        env,
+        extra_fds: listen + preserve_fds,
+    };
+    let ns = container_namespaces(c);
+    let min_fd = 3 + plan.extra_fds as i32;
+    let above = |fd: OwnedFd| sys::dup_above(fd, min_fd).context("dup fd");
+    let mut console_peer = None;
+    let console = match console_socket {
+        Some(p) if terminal => Some(above(crate::tty::connect(p)?)?),
+        None if terminal => {
+            let (mine, theirs) =
+                std::os::unix::net::UnixStream::pair().context("console socketpair")?;
+            console_peer = Some(OwnedFd::from(mine));
+            Some(above(OwnedFd::from(theirs))?)
+        }
+        _ => None,
+    };
+    let mut joins = namespaces::open_joins(&ns)?;
+    for (_, fd) in joins.fds.iter_mut() {
+        let raw = fd.try_clone().context("dup namespace fd")?;
+        *fd = above(raw)?;
+    }
+    // The fds were opened through init's pid: make sure it is still the same init.
+    if !c.init_alive() {
+        bail!("{}", state::NOT_RUNNING);
+    }
+    let (chan, child_chan) = Channel::pair()?;
+    let child_chan = Channel::from_fd(above(child_chan.into_fd())?);
+    let mut undo = Undo {
+        dir: None,
+        cgroup: Cgroup::default(),
+        child: None,
+    };
+    let restore = namespaces::enter_for_clone(&ns, &joins)?;
+    let forked = sys::clone_fork(0);
+    if !matches!(forked, Ok(sys::Forked::Child)) {
+        let restored = namespaces::restore_parent(restore);
+        if let Ok(sys::Forked::Parent { pid, .. }) = &forked {
+            undo.child = Some((*pid, None));
+        }
+        restored?;
+    }
+    let (pid, pidfd) = match forked.context("clone the exec process")? {
+        sys::Forked::Child => {
+            drop(chan);
+            init::run_exec(
+                &plan,
+                ExecFds {
+                    chan: child_chan,
+                    console,
+                    joins,
+                },
+            )
+        }
+        sys::Forked::Parent { pid, pidfd } => (pid, pidfd),
+    };
+    undo.child = Some((pid, pidfd));
+    drop(child_chan);
+    drop(console);
+    c.saved.cgroup.join(pid)?;
+    chan.send(&Msg::Go)?;
+    loop {
+        match chan.recv()? {
+            Some(Msg::Ready) => break,
+            Some(Msg::SeccompListener) => {
+                let fd = chan.take_fd().ok_or_else(|| {
+                    Error::msg("protocol error: SeccompListener came without its fd")
+                })?;
+                let st = state::hook_state_json(&c.saved, "running");
+                crate::seccomp::send_to_agent(&c.saved.config, &st, pid, fd)?;
+            }
+            Some(Msg::Error(e)) => return Err(Error::msg(e)),
+            Some(m) => bail!("protocol error: unexpected {m:?} from the exec process"),
+            None => bail!("the exec process exited before it could run"),
+        }
+    }
+    if let Some(pf) = pid_file {
+        write_pid_file(pf, pid)?;
+    }
+    undo.child = None;
+    Ok(Execd {
+        pid,
+        console: console_peer,
+    })
 }

@@ -27,10 +27,17 @@ pub struct Saved {
     pub annotations: BTreeMap<String, String>,
     pub cgroup: crate::cgroups::Cgroup,
     pub hooks: Option<oci_spec::runtime::Hooks>,
+    /// The config the container was created with (exec builds its process from it).
+    pub config: oci_spec::runtime::Spec,
+    /// Set while `create` is still running: its cgroup exists but init may not. If keel is
+    /// killed in the middle, this record is what lets `delete --force` remove everything.
+    #[serde(default)]
+    pub creating: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
+    Creating,
     Created,
     Running,
     /// Frozen by `pause` (v1 freezer.state FROZEN, v2 cgroup.freeze 1).
@@ -41,6 +48,7 @@ pub enum Status {
 impl Status {
     pub fn as_str(self) -> &'static str {
         match self {
+            Status::Creating => "creating",
             Status::Created => "created",
             Status::Running => "running",
             Status::Paused => "paused",
@@ -151,7 +159,9 @@ impl Container {
 
     /// As runc: a frozen cgroup makes a live container "paused", even before `start`.
     pub fn status(&self) -> Status {
-        if !self.init_alive() {
+        if self.saved.creating {
+            Status::Creating
+        } else if !self.init_alive() {
             Status::Stopped
         } else if self.saved.cgroup.is_frozen() {
             Status::Paused
@@ -210,12 +220,13 @@ pub fn hook_state_json(s: &Saved, status: &str) -> String {
     v.to_string()
 }
 
-/// The same hook state with another status (init gets the parent's "creating" state and passes
-/// "created" to startContainer hooks).
-pub fn with_status(state_json: &str, status: &str) -> String {
+/// The same hook state with another status and pid (init gets the parent's "creating" state and
+/// passes its own view to createContainer and startContainer hooks).
+pub fn with_status_pid(state_json: &str, status: &str, pid: i32) -> String {
     match serde_json::from_str::<serde_json::Value>(state_json) {
         Ok(mut v) => {
             v["status"] = status.into();
+            v["pid"] = pid.into();
             v.to_string()
         }
         Err(_) => state_json.to_string(),

@@ -43,7 +43,13 @@ pub fn clone_fork(flags: u64) -> nix::Result<Forked> {
     let args = CloneArgs {
         flags: flags | libc::CLONE_PIDFD as u64,
         pidfd: &mut pidfd as *mut libc::c_int as u64,
-        exit_signal: libc::SIGCHLD as u64,
+        // With CLONE_PARENT clone3 wants 0 here: the child then signals like its new parent's
+        // own children do (SIGCHLD).
+        exit_signal: if flags & libc::CLONE_PARENT as u64 != 0 {
+            0
+        } else {
+            libc::SIGCHLD as u64
+        },
         ..Default::default()
     };
     // SAFETY: clone3 with stack == 0 and without CLONE_VM has fork semantics: the child gets a copy
@@ -227,13 +233,38 @@ pub fn personality(persona: u64) -> nix::Result<()> {
     Errno::result(unsafe { libc::personality(persona as libc::c_ulong) }).map(drop)
 }
 
-/// Join a new session keyring named `name` (runc does this unless --no-new-keyring).
-pub fn join_session_keyring(name: &str) -> nix::Result<()> {
+/// Join a new session keyring named `name` (runc does this unless --no-new-keyring) and add
+/// `search` to its permissions, as runc does (the kernel default leaves it unsearchable).
+pub fn join_session_keyring(name: &str, search_bits: u32) -> nix::Result<()> {
     const KEYCTL_JOIN_SESSION_KEYRING: libc::c_int = 1;
+    const KEYCTL_SETPERM: libc::c_int = 5;
+    const KEYCTL_DESCRIBE: libc::c_int = 6;
     let n = CString::new(name).map_err(|_| Errno::EINVAL)?;
     // SAFETY: `n` is a valid NUL-terminated string for the duration of the call.
-    Errno::result(unsafe {
+    let serial = Errno::result(unsafe {
         libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, n.as_ptr())
+    })?;
+    let mut buf = [0u8; 256];
+    // SAFETY: the kernel writes at most buf.len() bytes into `buf`.
+    let len = Errno::result(unsafe {
+        libc::syscall(
+            libc::SYS_keyctl,
+            KEYCTL_DESCRIBE,
+            serial,
+            buf.as_mut_ptr(),
+            buf.len(),
+        )
+    })? as usize;
+    // "type;uid;gid;perm;description"
+    let text = String::from_utf8_lossy(&buf[..len.min(buf.len())]);
+    let perm = text
+        .split(';')
+        .nth(3)
+        .and_then(|p| u32::from_str_radix(p.trim_end_matches('\0'), 16).ok())
+        .ok_or(Errno::EINVAL)?;
+    // SAFETY: integer arguments only.
+    Errno::result(unsafe {
+        libc::syscall(libc::SYS_keyctl, KEYCTL_SETPERM, serial, perm | search_bits)
     })
     .map(drop)
 }
@@ -265,4 +296,98 @@ pub fn pidfd_open(pid: i32) -> nix::Result<OwnedFd> {
 pub fn exit_now(code: i32) -> ! {
     // SAFETY: _exit never returns and touches no Rust-managed state.
     unsafe { libc::_exit(code) }
+}
+
+/// Write to a procfs file, refusing anything that is not really procfs (a container can mount
+/// over /proc/sys or /proc/self/attr to redirect keel's writes: CVE-2025-52881).
+pub fn write_proc(path: &std::path::Path, value: &[u8]) -> nix::Result<()> {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?;
+    let st = nix::sys::statfs::fstatfs(&f)?;
+    if st.filesystem_type() != nix::sys::statfs::PROC_SUPER_MAGIC {
+        return Err(Errno::EXDEV);
+    }
+    f.write_all(value)
+        .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))
+}
+
+use std::os::unix::fs::OpenOptionsExt;
+
+/// CVE-2019-5736: a container must never be able to open keel's binary for writing through
+/// /proc/<pid>/exe of a keel process (init and exec children run the keel binary until they
+/// execve). keel re-executes itself once, from a detached read-only bind mount of its own
+/// binary (open_tree + mount_setattr + execveat): every process it then clones runs from that
+/// mount, where a write fails with EROFS. The mount is attached nowhere, so nothing shows in any
+/// mount table and nothing needs cleaning up. No copy of the binary is made.
+/// Returns Ok(()) when already running from a read-only mount; otherwise does not return.
+pub fn reexec_from_readonly_mount() -> nix::Result<()> {
+    let st = nix::sys::statvfs::statvfs("/proc/self/exe")?;
+    if st.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY) {
+        return Ok(());
+    }
+    const OPEN_TREE_CLONE: u32 = 1;
+    let path = CString::new("/proc/self/exe").map_err(|_| Errno::EINVAL)?;
+    // SAFETY: `path` is a valid NUL-terminated string; the result is a new fd we own.
+    let fd = Errno::result(unsafe {
+        libc::syscall(
+            libc::SYS_open_tree,
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            OPEN_TREE_CLONE | libc::O_CLOEXEC as u32,
+        )
+    })?;
+    // SAFETY: fresh fd from the kernel.
+    let tree = unsafe { OwnedFd::from_raw_fd(fd as RawFd) };
+    let empty = CString::new("").map_err(|_| Errno::EINVAL)?;
+    let attr = MountAttr {
+        attr_set: 0x01, // MOUNT_ATTR_RDONLY
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    // SAFETY: valid fd, empty path with AT_EMPTY_PATH, and a mount_attr of the declared size.
+    Errno::result(unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            tree.as_raw_fd(),
+            empty.as_ptr(),
+            libc::AT_EMPTY_PATH,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    })?;
+    use std::os::unix::ffi::OsStrExt;
+    let to_c = |s: &std::ffi::OsStr| CString::new(s.as_bytes()).map_err(|_| Errno::EINVAL);
+    let args: Vec<CString> = std::env::args_os()
+        .map(|a| to_c(&a))
+        .collect::<nix::Result<_>>()?;
+    let env: Vec<CString> = std::env::vars_os()
+        .map(|(k, v)| {
+            let mut kv = k;
+            kv.push("=");
+            kv.push(v);
+            to_c(&kv)
+        })
+        .collect::<nix::Result<_>>()?;
+    let mut argv: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
+    argv.push(std::ptr::null());
+    let mut envp: Vec<*const libc::c_char> = env.iter().map(|a| a.as_ptr()).collect();
+    envp.push(std::ptr::null());
+    // SAFETY: argv/envp are NULL-terminated arrays of valid C strings that outlive the call;
+    // on success execveat does not return.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_execveat,
+            tree.as_raw_fd(),
+            empty.as_ptr(),
+            argv.as_ptr(),
+            envp.as_ptr(),
+            libc::AT_EMPTY_PATH,
+        )
+    };
+    Errno::result(r).map(drop)
 }

@@ -66,7 +66,7 @@ pub fn plan(spec: &Spec) -> Result<Vec<Sysctl>> {
 /// Init, after pivot_root: write each value through the container's procfs.
 pub fn apply(list: &[Sysctl]) -> Result<()> {
     for s in list {
-        std::fs::write(&s.path, &s.value)
+        crate::sys::write_proc(&s.path, s.value.as_bytes())
             .with_context(|| format!("linux.sysctl.{}: write {}", s.key, s.path.display()))?;
     }
     Ok(())

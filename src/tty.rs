@@ -19,7 +19,12 @@ pub fn connect(path: &Path) -> Result<OwnedFd> {
 }
 
 /// Init, after pivot_root.
-pub fn setup_console(socket: &OwnedFd, size: Option<oci_spec::runtime::Box>) -> Result<()> {
+/// `bind_console`: init binds the pty over /dev/console; an exec'd process does not.
+pub fn setup_console(
+    socket: &OwnedFd,
+    size: Option<oci_spec::runtime::Box>,
+    bind_console: bool,
+) -> Result<()> {
     let master = nix::pty::posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
         .context("process.terminal: open /dev/ptmx")?;
     nix::pty::grantpt(&master).context("process.terminal: grantpt")?;
@@ -44,18 +49,20 @@ pub fn setup_console(socket: &OwnedFd, size: Option<oci_spec::runtime::Box>) -> 
     .with_context(|| format!("process.terminal: open {slave_name}"))?;
     // SAFETY: `open` just returned this fd and nothing else owns it.
     let slave = unsafe { OwnedFd::from_raw_fd(slave_fd) };
-    let console = Path::new("/dev/console");
-    if !console.exists() {
-        std::fs::File::create(console).context("process.terminal: create /dev/console")?;
+    if bind_console {
+        let console = Path::new("/dev/console");
+        if !console.exists() {
+            std::fs::File::create(console).context("process.terminal: create /dev/console")?;
+        }
+        mount(
+            Some(slave_name.as_str()),
+            console,
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .context("process.terminal: bind the pty over /dev/console")?;
     }
-    mount(
-        Some(slave_name.as_str()),
-        console,
-        None::<&str>,
-        MsFlags::MS_BIND,
-        None::<&str>,
-    )
-    .context("process.terminal: bind the pty over /dev/console")?;
     let fds = [master.as_raw_fd()];
     let payload = b"/dev/ptmx";
     sendmsg::<()>(

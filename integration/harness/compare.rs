@@ -157,6 +157,11 @@ pub fn normalize(probe: &Value, id: &str) -> BTreeMap<String, Value> {
                     .map(|l| l.replace(id, "<ID>"))
                     .collect::<Vec<_>>())
                 .unwrap_or_default()),
+            // The serial differs on every run; the name is `_ses.<id>` for a new keyring.
+            "keyring" => json!(v["description"]
+                .as_str()
+                .map(|d| d.replace(id, "<ID>"))
+                .unwrap_or_else(|| v["description"].to_string())),
             "fds" => json!(v
                 .as_array()
                 .map(|a| a.iter().map(|f| f["fd"].clone()).collect::<Vec<_>>())
@@ -228,6 +233,16 @@ impl Test {
         fields: &[&str],
         patch: impl Fn(&mut Bundle),
     ) -> (Value, Value) {
+        self.compare_with_runc_flags(&[], fields, patch)
+    }
+
+    /// `compare_fields_with_runc` with extra `run` flags for both runtimes (e.g. `--no-pivot`).
+    pub fn compare_with_runc_flags(
+        &self,
+        flags: &[&str],
+        fields: &[&str],
+        patch: impl Fn(&mut Bundle),
+    ) -> (Value, Value) {
         let mut ours_b = self.bundle();
         patch(&mut ours_b);
         let mut ref_b = self.bundle();
@@ -243,8 +258,8 @@ impl Test {
             })
             .unwrap_or_default();
         let probe_args: Vec<&str> = probe_args.iter().map(String::as_str).collect();
-        let ours = self.rt.probe(&ours_b, &probe_args);
-        let theirs = self.runc.probe(&ref_b, &probe_args);
+        let ours = self.rt.probe_with(&ours_b, flags, &probe_args);
+        let theirs = self.runc.probe_with(&ref_b, flags, &probe_args);
         let d = diff(
             &self.rt.name,
             &normalize(&ours, &ours_b.id),

@@ -81,6 +81,36 @@ pub fn cgroup_parents() -> Vec<PathBuf> {
     out
 }
 
+/// The pids in container `id`'s cgroups (`/sys/fs/cgroup/*/keel-it/<id>/cgroup.procs`), sorted.
+pub fn cgroup_pids(id: &str) -> Vec<i32> {
+    let mut pids: Vec<i32> = cgroup_parents()
+        .into_iter()
+        .filter_map(|p| fs::read_to_string(p.join(id).join("cgroup.procs")).ok())
+        .flat_map(|t| {
+            t.lines()
+                .filter_map(|l| l.trim().parse().ok())
+                .collect::<Vec<i32>>()
+        })
+        .collect();
+    pids.sort_unstable();
+    pids.dedup();
+    pids
+}
+
+/// Runs the probe on the host, as a child of the test process (e.g. to see the test's own
+/// session keyring), and parses its JSON.
+pub fn probe_on_host(args: &[&str]) -> serde_json::Value {
+    let probe = global().template.join("probe");
+    let out = Command::new(&probe)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e}", probe.display()));
+    assert!(out.status.success(), "host probe failed: {out:?}");
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("host probe printed no JSON ({e}): {out:?}"))
+}
+
 extern "C" fn cleanup_at_exit() {
     let Some(g) = GLOBAL.get() else { return };
     let _ = fs::remove_dir_all(&g.template);

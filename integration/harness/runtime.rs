@@ -339,7 +339,12 @@ impl Runtime {
     /// Runs `/probe <args...>` in a container made from `b` (`run`), asserts exit 0 and parses
     /// stdout as JSON.
     pub fn probe(&self, b: &Bundle, args: &[&str]) -> Value {
-        let out = self.run(&b.with_probe(args));
+        self.probe_with(b, &[], args)
+    }
+
+    /// `probe` with extra `run` flags (e.g. `--no-pivot`).
+    pub fn probe_with(&self, b: &Bundle, flags: &[&str], args: &[&str]) -> Value {
+        let out = self.run_with(&b.with_probe(args), flags);
         assert_eq!(out.code, 0, "{}: probe failed:\n{out}", self.name);
         serde_json::from_str(out.stdout.trim())
             .unwrap_or_else(|e| panic!("{}: probe printed no JSON ({e}):\n{out}", self.name))

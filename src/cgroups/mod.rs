@@ -691,6 +691,27 @@ fn collect_pids(dir: &Path, out: &mut Vec<i32>) {
     }
 }
 
+/// What `create` is about to make: the container's directories and the ones missing on the way
+/// to them. Recorded in the state before any mkdir, so a keel killed halfway through leaves a
+/// record that `delete --force` can finish (rmdir of a directory that was never made is a no-op).
+pub fn planned(plan: &Plan) -> Cgroup {
+    let mut cg = Cgroup::default();
+    for d in &plan.dirs {
+        let mut missing = Vec::new();
+        let mut p = d.path.as_path();
+        while !p.exists() && p.starts_with(&d.mount) && p != d.mount {
+            missing.push(p.to_path_buf());
+            match p.parent() {
+                Some(parent) => p = parent,
+                None => break,
+            }
+        }
+        cg.created.extend(missing.into_iter().rev());
+        cg.dirs.push(d.clone());
+    }
+    cg
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // tests: a panic is the failure report
 mod tests {

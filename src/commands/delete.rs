@@ -25,7 +25,7 @@ pub fn run(root: &Path, id: &str, force: bool) -> Result<()> {
     match c.status() {
         Status::Stopped => {}
         Status::Created => kill_and_wait(&c)?,
-        Status::Running | Status::Paused if force => kill_and_wait(&c)?,
+        _ if force => kill_and_wait(&c)?,
         s => bail!(
             "cannot delete container {id} that is not stopped: {}",
             s.as_str()
@@ -72,12 +72,15 @@ pub fn kill_and_wait(c: &Container) -> Result<()> {
     Ok(())
 }
 
+/// Remove the container, then run its poststop hooks: the runtime-spec wants them after the
+/// container is deleted and before `delete` returns (failures are warnings).
 pub fn destroy(c: &Container) -> Result<()> {
+    c.saved.cgroup.destroy()?;
+    c.remove_dir()?;
     hooks::run_warn_spec(
         c.saved.hooks.as_ref(),
         Kind::Poststop,
         &c.hook_state("stopped"),
     );
-    c.saved.cgroup.destroy()?;
-    c.remove_dir()
+    Ok(())
 }

@@ -26,6 +26,9 @@ pub fn run(root: &Path, id: &str, signal: Option<&str>, all: bool) -> Result<()>
     let c = Container::load(root, id)?;
     let sig = parse_signal(signal.unwrap_or("SIGTERM"))?;
     let status = c.status();
+    if status == Status::Creating {
+        bail!("{NOT_RUNNING}");
+    }
     if all {
         // As runc: --all also reaches whatever is left in a stopped container's cgroup, and it
         // freezes, signals and thaws (so a paused container ends up thawed).

@@ -3,6 +3,8 @@
 pub mod create;
 pub mod delete;
 pub mod events;
+pub mod exec;
+pub mod features;
 pub mod kill;
 pub mod list;
 pub mod pause;
@@ -40,7 +42,7 @@ pub fn dispatch(cli: &Cli, command: &Command) -> Result<i32> {
         }
         Command::List { format, quiet } => list::run(root, format, *quiet).map(|_| 0),
         Command::Spec { bundle, rootless } => spec::run(bundle, *rootless).map(|_| 0),
-        Command::Exec(_) => not_yet("exec"),
+        Command::Exec(args) => exec::run(root, args),
         Command::Ps {
             id,
             format,
@@ -54,7 +56,7 @@ pub fn dispatch(cli: &Cli, command: &Command) -> Result<i32> {
             stats,
             interval,
         } => events::run(root, id, *stats, interval).map(|_| 0),
-        Command::Features(_) => not_yet("features"),
+        Command::Features(_) => features::run().map(|_| 0),
     }
 }
 
@@ -65,10 +67,4 @@ fn refuse_systemd(cli: &Cli) -> Result<()> {
         ));
     }
     Ok(())
-}
-
-fn not_yet(verb: &str) -> Result<i32> {
-    Err(Error::msg(format!(
-        "`{verb}` is not implemented by keel yet"
-    )))
 }

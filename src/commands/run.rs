@@ -24,16 +24,7 @@ const FORWARDED: [Signal; 8] = [
 ];
 
 pub fn run(root: &Path, id: &str, args: &CreateArgs, detach: bool, keep: bool) -> Result<i32> {
-    // Block the forwarded signals and SIGCHLD before init exists, so none is missed; they are
-    // read from a signalfd. init unblocks them before execve.
-    let mut set = SigSet::empty();
-    if !detach {
-        for s in FORWARDED {
-            set.add(s);
-        }
-        set.add(Signal::SIGCHLD);
-        set.thread_block().context("block signals")?;
-    }
+    let set = forwarded_signals(detach)?;
     let created = crate::spawn::create(root, id, args, detach)?;
     let c = &created.container;
     let master = created
@@ -45,26 +36,49 @@ pub fn run(root: &Path, id: &str, args: &CreateArgs, detach: bool, keep: bool) -
     let master = match started {
         Ok(m) => m,
         Err(e) => {
-            let _ = crate::commands::delete::kill_and_wait(c);
-            let _ = crate::commands::delete::destroy(c);
+            // `start` may have destroyed the container already (a failed startContainer hook).
+            if c.dir.exists() {
+                let _ = crate::commands::delete::kill_and_wait(c);
+                let _ = crate::commands::delete::destroy(c);
+            }
             return Err(e);
         }
     };
     if detach {
         return Ok(0);
     }
-    let sfd = SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC).context("signalfd")?;
-    let saved_tty = master.as_ref().and_then(|m| {
-        crate::tty::copy_winsize(m);
-        crate::tty::make_stdin_raw()
-    });
-    let code = wait_loop(Pid::from_raw(c.saved.pid), &sfd, master.as_ref());
-    crate::tty::restore_stdin(saved_tty);
-    let code = code?;
+    let code = wait_for(c.saved.pid, &set, master)?;
     if !keep {
         crate::commands::delete::destroy(c)?;
     }
     Ok(code)
+}
+
+/// Block the signals keel forwards (and SIGCHLD) before the child exists, so none is missed;
+/// they are read from a signalfd by `wait_for`. The child unblocks them before execve.
+pub fn forwarded_signals(detach: bool) -> Result<SigSet> {
+    let mut set = SigSet::empty();
+    if !detach {
+        for s in FORWARDED {
+            set.add(s);
+        }
+        set.add(Signal::SIGCHLD);
+        set.thread_block().context("block signals")?;
+    }
+    Ok(set)
+}
+
+/// Wait for our child `pid` (init of `run`, or an exec'd process), forwarding signals and
+/// proxying the terminal when keel allocated it. Returns its exit code (128+N for a signal).
+pub fn wait_for(pid: i32, set: &SigSet, master: Option<OwnedFd>) -> Result<i32> {
+    let sfd = SignalFd::with_flags(set, SfdFlags::SFD_CLOEXEC).context("signalfd")?;
+    let saved_tty = master.as_ref().and_then(|m| {
+        crate::tty::copy_winsize(m);
+        crate::tty::make_stdin_raw()
+    });
+    let code = wait_loop(Pid::from_raw(pid), &sfd, master.as_ref());
+    crate::tty::restore_stdin(saved_tty);
+    code
 }
 
 fn wait_loop(pid: Pid, sfd: &SignalFd, master: Option<&OwnedFd>) -> Result<i32> {

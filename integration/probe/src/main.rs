@@ -11,6 +11,10 @@
 //!   keel-probe exit N             exit with status N
 //!   keel-probe sleep SECS         sleep (fractional seconds allowed)
 //!   keel-probe kill-self SIG      send SIG (number or name) to itself
+//!   keel-probe syscall NR ARG...  raw syscall NR (x86_64 `syscall`; x32 with 0x40000000 in NR),
+//!                                 up to 6 integer args (decimal or 0x hex): {"ret"} or
+//!                                 {"errno","error"}, exit 0 (a seccomp kill ends it instead)
+//!   keel-probe syscall32 NR ARG.. the same through the i386 ABI (`int 0x80`), up to 3 args
 //!
 //! The probe never panics: a field it cannot read becomes `{"error": "<strerror>"}`.
 
@@ -431,6 +435,68 @@ fn tty() -> Json {
         ("stderr_isatty".into(), isatty(2)),
         ("ttyname0".into(), ttyname),
         ("ctty_nr".into(), stat_field(7)),
+        ("winsize0".into(), winsize()),
+    ])
+}
+
+/// The session keyring: its serial and KEYCTL_DESCRIBE text (`type;uid;gid;perm;description`).
+/// Without a session keyring of its own the kernel answers with the user-session keyring.
+fn keyring() -> Json {
+    const KEYCTL_GET_KEYRING_ID: libc::c_long = 0;
+    const KEYCTL_DESCRIBE: libc::c_long = 6;
+    const KEY_SPEC_SESSION_KEYRING: libc::c_long = -3;
+    // SAFETY: KEYCTL_GET_KEYRING_ID takes two integers (create = 0: never makes a keyring).
+    let serial = unsafe {
+        libc::syscall(
+            libc::SYS_keyctl,
+            KEYCTL_GET_KEYRING_ID,
+            KEY_SPEC_SESSION_KEYRING,
+            0 as libc::c_long,
+        )
+    };
+    if serial < 0 {
+        return Json::error_errno(errno());
+    }
+    let mut buf = [0u8; 512];
+    // SAFETY: buf is writable for its length; the kernel writes at most buflen bytes.
+    let n = unsafe {
+        libc::syscall(
+            libc::SYS_keyctl,
+            KEYCTL_DESCRIBE,
+            serial,
+            buf.as_mut_ptr(),
+            buf.len(),
+        )
+    };
+    let description = if n < 0 {
+        Json::error_errno(errno())
+    } else {
+        let len = (n as usize).min(buf.len());
+        let text = &buf[..len];
+        let text = text.strip_suffix(&[0]).unwrap_or(text);
+        Json::Str(lossy(text))
+    };
+    Json::Obj(vec![
+        ("serial".into(), Json::Int(serial)),
+        ("description".into(), description),
+    ])
+}
+
+/// The terminal size of fd 0 (TIOCGWINSZ), or the error when fd 0 is not a terminal.
+fn winsize() -> Json {
+    let mut ws = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCGWINSZ fills a winsize; the pointer is valid.
+    if unsafe { libc::ioctl(0, libc::TIOCGWINSZ, &mut ws) } != 0 {
+        return Json::error_errno(errno());
+    }
+    Json::Obj(vec![
+        ("rows".into(), Json::Int(ws.ws_row as i64)),
+        ("cols".into(), Json::Int(ws.ws_col as i64)),
     ])
 }
 
@@ -531,6 +597,7 @@ fn report() -> Json {
         ("cpu_affinity".into(), cpu_affinity()),
         ("fds".into(), fds()),
         ("tty".into(), tty()),
+        ("keyring".into(), keyring()),
         (
             "clocks".into(),
             Json::Obj(vec![
@@ -725,9 +792,66 @@ fn signal_number(s: &str) -> Option<i32> {
     })
 }
 
+fn int_arg(s: &str) -> Option<u64> {
+    match s.strip_prefix("0x") {
+        Some(hex) => u64::from_str_radix(hex, 16).ok(),
+        None => s.parse().ok(),
+    }
+}
+
+/// `syscall`/`syscall32`: make the call, print its result.
+fn raw_syscall(rest: &[String], i386: bool) -> i32 {
+    let nums: Option<Vec<u64>> = rest.iter().map(|a| int_arg(a)).collect();
+    let max_args = if i386 { 3 } else { 6 };
+    let Some(nums) = nums.filter(|n| !n.is_empty() && n.len() <= max_args + 1) else {
+        return usage(&format!(
+            "syscall takes NR and up to {max_args} integer args"
+        ));
+    };
+    let mut a = [0u64; 7];
+    a[..nums.len()].copy_from_slice(&nums);
+    let ret: i64 = if i386 {
+        let r: u64;
+        // SAFETY: a raw i386 system call with integer arguments; the test chooses calls that do
+        // not touch our memory. rbx is reserved by LLVM, so the first argument is swapped in and
+        // out around `int 0x80`.
+        unsafe {
+            std::arch::asm!(
+                "xchg {a0}, rbx",
+                "int 0x80",
+                "xchg {a0}, rbx",
+                a0 = inout(reg) a[1] => _,
+                inlateout("rax") a[0] => r,
+                in("rcx") a[2],
+                in("rdx") a[3],
+            );
+        }
+        // The i386 ABI returns a 32-bit value in eax.
+        i64::from(r as u32 as i32)
+    } else {
+        // SAFETY: as above, integer arguments only.
+        let r = unsafe { libc::syscall(a[0] as libc::c_long, a[1], a[2], a[3], a[4], a[5], a[6]) };
+        if r < 0 {
+            -i64::from(errno())
+        } else {
+            r
+        }
+    };
+    let j = if (-4095..0).contains(&ret) {
+        let e = (-ret) as i32;
+        Json::Obj(vec![
+            ("errno".into(), Json::Int(e as i64)),
+            ("error".into(), Json::Str(json::strerror(e))),
+        ])
+    } else {
+        Json::Obj(vec![("ret".into(), Json::Int(ret))])
+    };
+    print(&j)
+}
+
 fn usage(msg: &str) -> i32 {
     eprintln!("keel-probe: {msg}");
-    eprintln!("usage: keel-probe [report ARGS...|check PATH...|read PATH...|ls PATH|write PATH CONTENT|exit N|sleep SECS|kill-self SIG]");
+    eprintln!("usage: keel-probe [report ARGS...|check PATH...|read PATH...|ls PATH|write PATH CONTENT|exit N|sleep SECS|kill-self SIG|syscall NR ARG...|syscall32 NR ARG...]");
     2
 }
 
@@ -785,6 +909,8 @@ fn run(args: &[String]) -> i32 {
             }
             None => usage("kill-self takes a signal number or name"),
         },
+        "syscall" => raw_syscall(rest, false),
+        "syscall32" => raw_syscall(rest, true),
         other => usage(&format!("unknown command {other:?}")),
     }
 }
@@ -858,6 +984,7 @@ mod tests {
             "cpu_affinity",
             "fds",
             "tty",
+            "keyring",
             "clocks",
         ] {
             assert!(fields.iter().any(|(n, _)| n == k), "missing {k}");
