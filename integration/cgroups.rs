@@ -369,6 +369,8 @@ fn pause_stops_the_processes_and_resume_restarts_them() {
             .fails_with("container not running");
         rt.start(&b.id)
             .fails_with("cannot start a container in the paused state");
+        rt.invoke(&["exec", &b.id, "true"])
+            .fails_with("cannot exec in a paused container (use --ignore-paused to override)");
         rt.delete(&b.id).fails_with(&format!(
             "cannot delete container {} that is not stopped: paused",
             b.id
