@@ -11,6 +11,7 @@
 
 mod harness;
 
+mod cgroups;
 mod devices;
 mod exec;
 mod failures;

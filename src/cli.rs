@@ -120,18 +120,91 @@ pub enum Command {
     },
     /// execute new process inside the container
     Exec(Box<ExecArgs>),
-    /// ps displays the processes running inside a container (not implemented yet)
-    Ps(Unimplemented),
-    /// pause suspends all processes inside the container (not implemented yet)
-    Pause(Unimplemented),
-    /// resume resumes all processes that have been previously paused (not implemented yet)
-    Resume(Unimplemented),
-    /// update container resource constraints (not implemented yet)
-    Update(Unimplemented),
-    /// display container events (not implemented yet)
-    Events(Unimplemented),
+    /// ps displays the processes running inside a container
+    Ps {
+        id: String,
+        /// select one of: table or json
+        #[arg(short = 'f', long, default_value = "table")]
+        format: String,
+        /// options for ps (default: -ef)
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        ps_args: Vec<String>,
+    },
+    /// pause suspends all processes inside the container
+    Pause { id: String },
+    /// resume resumes all processes that have been previously paused
+    Resume { id: String },
+    /// update container resource constraints
+    Update(Box<UpdateArgs>),
+    /// display container events such as OOM notifications, cpu, memory, and IO usage statistics
+    Events {
+        id: String,
+        /// display the container's stats then exit
+        #[arg(long)]
+        stats: bool,
+        /// set the stats collection interval
+        #[arg(long, default_value = "5s")]
+        interval: String,
+    },
     /// show the enabled features
     Features(Unimplemented),
+}
+
+/// runc's `update` flags. With --resources (a file, or - for stdin) the JSON says it all.
+#[derive(Args, Debug, Clone, Default)]
+pub struct UpdateArgs {
+    pub id: String,
+    /// path to the file containing the resources to update or '-' to read from the standard input
+    #[arg(short = 'r', long)]
+    pub resources: Option<PathBuf>,
+    /// Specifies per cgroup weight, range is from 10 to 1000
+    #[arg(long = "blkio-weight")]
+    pub blkio_weight: Option<u16>,
+    /// CPU CFS period to be used for hardcapping (in usecs). 0 to use system default
+    #[arg(long = "cpu-period")]
+    pub cpu_period: Option<u64>,
+    /// CPU CFS hardcap limit (in usecs). Allowed cpu time in a given period
+    #[arg(long = "cpu-quota", allow_negative_numbers = true)]
+    pub cpu_quota: Option<i64>,
+    /// CPU shares (relative weight vs. other containers)
+    #[arg(long = "cpu-share", alias = "cpu-shares")]
+    pub cpu_share: Option<u64>,
+    /// CPU realtime period to be used for hardcapping (in usecs). 0 to use system default
+    #[arg(long = "cpu-rt-period")]
+    pub cpu_rt_period: Option<u64>,
+    /// CPU realtime hardcap limit (in usecs). Allowed cpu time in a given period
+    #[arg(long = "cpu-rt-runtime", allow_negative_numbers = true)]
+    pub cpu_rt_runtime: Option<i64>,
+    /// CPU(s) to use
+    #[arg(long = "cpuset-cpus")]
+    pub cpuset_cpus: Option<String>,
+    /// Memory node(s) to use
+    #[arg(long = "cpuset-mems")]
+    pub cpuset_mems: Option<String>,
+    /// (obsoleted; do not use)
+    #[arg(long = "kernel-memory")]
+    pub kernel_memory: Option<String>,
+    /// (obsoleted; do not use)
+    #[arg(long = "kernel-memory-tcp")]
+    pub kernel_memory_tcp: Option<String>,
+    /// Memory limit (in bytes)
+    #[arg(long, allow_negative_numbers = true)]
+    pub memory: Option<String>,
+    /// Memory reservation or soft_limit (in bytes)
+    #[arg(long = "memory-reservation", allow_negative_numbers = true)]
+    pub memory_reservation: Option<String>,
+    /// Total memory usage (memory + swap); set '-1' to enable unlimited swap
+    #[arg(long = "memory-swap", allow_negative_numbers = true)]
+    pub memory_swap: Option<String>,
+    /// Maximum number of pids allowed in the container
+    #[arg(long = "pids-limit", allow_negative_numbers = true)]
+    pub pids_limit: Option<i64>,
+    /// The string of Intel RDT/CAT L3 cache schema
+    #[arg(long = "l3-cache-schema")]
+    pub l3_cache_schema: Option<String>,
+    /// The string of Intel RDT/MBA memory bandwidth schema
+    #[arg(long = "mem-bw-schema")]
+    pub mem_bw_schema: Option<String>,
 }
 
 #[derive(Args, Debug, Clone)]

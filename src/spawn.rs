@@ -161,9 +161,9 @@ pub fn create(root: &Path, id: &str, args: &CreateArgs, will_detach: bool) -> Re
         env.push(format!("LISTEN_FDS={listen}"));
         env.push("LISTEN_PID=1".to_string());
     }
-    let layout = cgroups::detect()?;
-    let cgroup_v2_only = layout.v2_only();
-    let cg_plan = cgroups::plan(layout, spec, id)?;
+    let host = cgroups::Host::detect()?;
+    let cgroup_v2_only = host.v2_only();
+    let cg_plan = cgroups::plan(&host, spec, id)?;
     let mut plan = Plan {
         id,
         bundle: &bundle,

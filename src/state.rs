@@ -40,6 +40,8 @@ pub enum Status {
     Creating,
     Created,
     Running,
+    /// Frozen by `pause` (v1 freezer.state FROZEN, v2 cgroup.freeze 1).
+    Paused,
     Stopped,
 }
 
@@ -49,6 +51,7 @@ impl Status {
             Status::Creating => "creating",
             Status::Created => "created",
             Status::Running => "running",
+            Status::Paused => "paused",
             Status::Stopped => "stopped",
         }
     }
@@ -154,11 +157,14 @@ impl Container {
         matches!(proc_start(self.saved.pid), Some((start, false)) if start == self.saved.pid_start)
     }
 
+    /// As runc: a frozen cgroup makes a live container "paused", even before `start`.
     pub fn status(&self) -> Status {
         if self.saved.creating {
             Status::Creating
         } else if !self.init_alive() {
             Status::Stopped
+        } else if self.saved.cgroup.is_frozen() {
+            Status::Paused
         } else if self.fifo().exists() {
             Status::Created
         } else {

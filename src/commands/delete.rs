@@ -1,5 +1,7 @@
 //! `delete <id> [--force]`: poststop hooks, cgroup removal, state dir removal. A created
-//! container is killed and deleted (as runc does); a running one needs --force.
+//! container is killed and deleted (as runc does); a running or paused one needs --force, which
+//! kills every process in its cgroup (thawing a paused one), waits for them and removes the
+//! cgroup.
 
 use crate::bail;
 use crate::error::{Context, Result};
@@ -32,7 +34,7 @@ pub fn run(root: &Path, id: &str, force: bool) -> Result<()> {
     destroy(&c)
 }
 
-/// SIGKILL everything in the container and wait until init has exited.
+/// SIGKILL everything in the container, wait until init has exited and the cgroup is empty.
 pub fn kill_and_wait(c: &Container) -> Result<()> {
     let pidfd = crate::sys::pidfd_open(c.saved.pid).ok();
     if c.init_alive() {
@@ -40,8 +42,14 @@ pub fn kill_and_wait(c: &Container) -> Result<()> {
             let _ = crate::sys::pidfd_send_signal(fd.as_fd(), libc::SIGKILL);
         }
     }
-    for pid in c.saved.cgroup.procs() {
-        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL);
+    let cg = &c.saved.cgroup;
+    // Every other process too (cgroup.kill on v2); this also thaws a paused container, without
+    // which v1 would hold the SIGKILLs until a resume.
+    if let Err(e) = cg.signal_all(nix::sys::signal::Signal::SIGKILL) {
+        crate::log::warn(&format!("kill the processes of {}: {e}", c.saved.id));
+    }
+    if cg.is_frozen() {
+        cg.freeze(false)?;
     }
     if let Some(fd) = &pidfd {
         let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
@@ -54,6 +62,12 @@ pub fn kill_and_wait(c: &Container) -> Result<()> {
                 }
             }
         }
+    }
+    // Processes outside the pid namespace's reach (no pid namespace, or exec'd ones in
+    // sub-cgroups) may take a moment longer.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while cg.populated() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(5));
     }
     Ok(())
 }

@@ -20,7 +20,10 @@ pub fn run(root: &Path, a: &ExecArgs) -> Result<i32> {
     match c.status() {
         Status::Stopped => return refuse("cannot exec in a stopped container"),
         Status::Creating => return refuse("cannot exec in a container that is being created"),
-        Status::Created | Status::Running => {}
+        Status::Paused if !a.ignore_paused => {
+            return refuse("cannot exec in a paused container (use --ignore-paused to override)")
+        }
+        Status::Created | Status::Running | Status::Paused => {}
     }
     let process = build_process(&c, a)?;
     if process.terminal() == Some(true) && a.detach && a.console_socket.is_none() {

@@ -3,8 +3,7 @@
 use crate::bail;
 use crate::error::{Context, Result};
 use crate::state::{Container, Status, NOT_RUNNING};
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
 use std::path::Path;
 use std::str::FromStr;
 
@@ -26,17 +25,17 @@ pub fn parse_signal(raw: &str) -> Result<Signal> {
 pub fn run(root: &Path, id: &str, signal: Option<&str>, all: bool) -> Result<()> {
     let c = Container::load(root, id)?;
     let sig = parse_signal(signal.unwrap_or("SIGTERM"))?;
-    if matches!(c.status(), Status::Stopped | Status::Creating) {
+    let status = c.status();
+    if status == Status::Creating {
         bail!("{NOT_RUNNING}");
     }
     if all {
-        for pid in c.saved.cgroup.procs() {
-            match kill(Pid::from_raw(pid), sig) {
-                Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
-                Err(e) => return Err(crate::error::Error::from(e).context(format!("kill {pid}"))),
-            }
-        }
-        return Ok(());
+        // As runc: --all also reaches whatever is left in a stopped container's cgroup, and it
+        // freezes, signals and thaws (so a paused container ends up thawed).
+        return c.saved.cgroup.signal_all(sig);
+    }
+    if status == Status::Stopped {
+        bail!("{NOT_RUNNING}");
     }
     let pidfd = crate::sys::pidfd_open(c.saved.pid).context("pidfd_open init")?;
     // The pidfd pins the process: check it is still the same init before signalling.
@@ -44,7 +43,13 @@ pub fn run(root: &Path, id: &str, signal: Option<&str>, all: bool) -> Result<()>
         bail!("{NOT_RUNNING}");
     }
     crate::sys::pidfd_send_signal(std::os::fd::AsFd::as_fd(&pidfd), sig as i32)
-        .with_context(|| format!("kill container init {} with {sig}", c.saved.pid))
+        .with_context(|| format!("kill container init {} with {sig}", c.saved.pid))?;
+    // As runc: a frozen v1 task takes SIGKILL only once thawed, so SIGKILL thaws a paused
+    // container; other signals wait for `resume`.
+    if status == Status::Paused && sig == Signal::SIGKILL {
+        c.saved.cgroup.freeze(false)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

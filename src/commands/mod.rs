@@ -2,14 +2,18 @@
 
 pub mod create;
 pub mod delete;
+pub mod events;
 pub mod exec;
 pub mod features;
 pub mod kill;
 pub mod list;
+pub mod pause;
+pub mod ps;
 pub mod run;
 pub mod spec;
 pub mod start;
 pub mod state;
+pub mod update;
 
 use crate::cli::{Cli, Command};
 use crate::error::{Error, Result};
@@ -39,11 +43,19 @@ pub fn dispatch(cli: &Cli, command: &Command) -> Result<i32> {
         Command::List { format, quiet } => list::run(root, format, *quiet).map(|_| 0),
         Command::Spec { bundle, rootless } => spec::run(bundle, *rootless).map(|_| 0),
         Command::Exec(args) => exec::run(root, args),
-        Command::Ps(_) => not_yet("ps"),
-        Command::Pause(_) => not_yet("pause"),
-        Command::Resume(_) => not_yet("resume"),
-        Command::Update(_) => not_yet("update"),
-        Command::Events(_) => not_yet("events"),
+        Command::Ps {
+            id,
+            format,
+            ps_args,
+        } => ps::run(root, id, format, ps_args).map(|_| 0),
+        Command::Pause { id } => pause::pause(root, id).map(|_| 0),
+        Command::Resume { id } => pause::resume(root, id).map(|_| 0),
+        Command::Update(args) => update::run(root, args).map(|_| 0),
+        Command::Events {
+            id,
+            stats,
+            interval,
+        } => events::run(root, id, *stats, interval).map(|_| 0),
         Command::Features(_) => features::run().map(|_| 0),
     }
 }
@@ -55,10 +67,4 @@ fn refuse_systemd(cli: &Cli) -> Result<()> {
         ));
     }
     Ok(())
-}
-
-fn not_yet(verb: &str) -> Result<i32> {
-    Err(Error::msg(format!(
-        "`{verb}` is not implemented by keel yet"
-    )))
 }

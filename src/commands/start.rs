@@ -18,6 +18,7 @@ pub fn start(c: &Container) -> Result<()> {
         Status::Created => {}
         Status::Running => bail!("cannot start an already running container"),
         Status::Stopped => bail!("cannot start a container that has stopped"),
+        Status::Paused => bail!("cannot start a container in the paused state"),
         Status::Creating => bail!("cannot start a container that is being created"),
     }
     // Before opening the fifo: that releases init, whose process may then run, exit and be

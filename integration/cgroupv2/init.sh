@@ -1,0 +1,35 @@
+#!/bin/busybox sh
+# shellcheck shell=dash
+# /init of the cgroup v2 test guest (see run.sh). pivot_root cannot leave the initramfs, so the
+# first stage copies it into a tmpfs and switch_roots there; the second stage mounts what the
+# checks need, runs them and powers off. Everything is reported on the serial console.
+export PATH=/bin
+if [ ! -e /.stage2 ]; then
+	busybox mount -t proc proc /proc
+	busybox mkdir -p /newroot
+	busybox mount -t tmpfs -o mode=755 tmpfs /newroot
+	for f in /*; do
+		case "$f" in /newroot | /proc | /sys | /dev) ;; *) busybox cp -a "$f" /newroot/ ;; esac
+	done
+	busybox mkdir -p /newroot/proc /newroot/sys /newroot/dev
+	busybox touch /newroot/.stage2
+	busybox umount /proc
+	exec busybox switch_root /newroot /init
+fi
+
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mkdir -p /dev/pts /dev/shm /tmp /run
+mount -t devpts devpts /dev/pts
+mount -t tmpfs tmpfs /dev/shm
+mount -t tmpfs tmpfs /tmp
+mount -t tmpfs tmpfs /run
+mount -t cgroup2 cgroup2 /sys/fs/cgroup
+# A block device for the io.* checks: loop0 (7:0) needs no backing file to be throttled.
+insmod /lib/modules/loop.ko 2>/dev/null
+echo "KEEL-V2-BOOTED uptime=$(cut -d' ' -f1 /proc/uptime) kernel=$(uname -r) controllers=$(cat /sys/fs/cgroup/cgroup.controllers)"
+sh /checks.sh
+echo "KEEL-V2-DONE uptime=$(cut -d' ' -f1 /proc/uptime)"
+sync
+poweroff -f
