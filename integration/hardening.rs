@@ -144,3 +144,52 @@ fn lsm_labels_without_the_lsm_fail_clearly() {
     b.set("/process/apparmorProfile", json!("docker-default"));
     t.runc.run(&b.with_probe(&[])).failed();
 }
+
+/// CVE-2021-30465 and friends: a mount target that is a symlink to the host's / or /etc must
+/// land inside the rootfs, never on the host.
+#[test]
+fn mount_targets_that_are_symlinks_stay_in_the_rootfs() {
+    let t = Test::new("mount-symlink");
+    let mut b = t.bundle();
+    std::os::unix::fs::symlink("/", b.rootfs().join("escape")).unwrap();
+    std::os::unix::fs::symlink("/etc", b.rootfs().join("etclink")).unwrap();
+    b.push(
+        "/mounts",
+        json!({"destination": "/escape/tmp/via-root", "type": "tmpfs", "source": "tmpfs", "options": ["size=1m"]}),
+    );
+    b.push(
+        "/mounts",
+        json!({"destination": "/etclink", "type": "tmpfs", "source": "tmpfs", "options": ["size=2m"]}),
+    );
+    let host_before = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let r = t.rt.probe(&b, &[]);
+    let host_after = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let points: Vec<&str> = r["mounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["mount_point"].as_str())
+        .collect();
+    assert!(
+        points.contains(&"/tmp/via-root"),
+        "the first mount is inside the container: {points:?}"
+    );
+    assert!(
+        points.contains(&"/etc"),
+        "the /etc link resolved inside the rootfs: {points:?}"
+    );
+    let host_lines = |s: &str| {
+        s.lines()
+            .filter(|l| l.contains(" /etc ") || l.contains("via-root"))
+            .count()
+    };
+    assert_eq!(
+        host_lines(&host_before),
+        host_lines(&host_after),
+        "a mount reached the host"
+    );
+    assert!(
+        !std::path::Path::new("/tmp/via-root").exists(),
+        "created on the host's /tmp"
+    );
+}

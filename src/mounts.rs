@@ -265,9 +265,16 @@ fn apply_inner(p: &MountPlan, ctx: &Ctx) -> Result<()> {
         let md = std::fs::metadata(&p.source)
             .with_context(|| format!("bind source {}", p.source.display()))?;
         create_mountpoint(&dest, md.is_dir())?;
+        let target = pin(ctx, p)?;
         let flags = MsFlags::MS_BIND | (p.flags & MsFlags::MS_REC);
-        mount(Some(&p.source), &dest, None::<&str>, flags, None::<&str>)
-            .with_context(|| format!("mount {} to {}", p.source.display(), p.dest.display()))?;
+        mount(
+            Some(&p.source),
+            target.path(),
+            None::<&str>,
+            flags,
+            None::<&str>,
+        )
+        .with_context(|| format!("mount {} to {}", p.source.display(), p.dest.display()))?;
         let extra = p.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
         if !extra.is_empty() {
             remount_bind(&dest, extra, p.cleared, ctx.userns)
@@ -275,16 +282,24 @@ fn apply_inner(p: &MountPlan, ctx: &Ctx) -> Result<()> {
         }
     } else if p.typ == "cgroup" || p.typ == "cgroup2" {
         create_mountpoint(&dest, true)?;
-        mount_cgroup(p, &dest, ctx)?;
+        let target = pin(ctx, p)?;
+        mount_cgroup(p, target.path(), &dest, ctx)?;
     } else {
         create_mountpoint(&dest, true)?;
+        let target = pin(ctx, p)?;
         let data = (!p.data.is_empty()).then_some(p.data.as_str());
         let src = if p.source.as_os_str().is_empty() {
             Path::new(&p.typ)
         } else {
             &p.source
         };
-        let r = mount(Some(src), &dest, Some(p.typ.as_str()), p.flags, data);
+        let r = mount(
+            Some(src),
+            target.path(),
+            Some(p.typ.as_str()),
+            p.flags,
+            data,
+        );
         match r {
             // sysfs cannot be mounted in a network namespace we do not own: bind the host's.
             Err(nix::errno::Errno::EPERM) if p.typ == "sysfs" => {
@@ -310,6 +325,14 @@ fn apply_inner(p: &MountPlan, ctx: &Ctx) -> Result<()> {
             .with_context(|| format!("mount_setattr {}", p.dest.display()))?;
     }
     Ok(())
+}
+
+/// The mount target, opened inside the rootfs with openat2(RESOLVE_IN_ROOT): a symlink in the
+/// rootfs (even one swapped in after the path was resolved) cannot send the mount to the host.
+/// The steps after the first mount (remount, propagation) act on the new mount itself.
+fn pin(ctx: &Ctx, p: &MountPlan) -> Result<crate::sys::Pinned> {
+    crate::sys::pin_in_root(ctx.rootfs, &p.dest)
+        .with_context(|| format!("open mount target {} inside the rootfs", p.dest.display()))
 }
 
 fn create_mountpoint(dest: &Path, dir: bool) -> Result<()> {
@@ -368,14 +391,16 @@ pub fn remount_bind(dest: &Path, flags: MsFlags, cleared: MsFlags, userns: bool)
 /// `cgroup`/`cgroup2` mounts. A v2 host gets cgroup2 (a fresh mount when the container has its
 /// own cgroup namespace, else a bind of its cgroup). A v1 or hybrid host gets runc's layout: a
 /// tmpfs with one bind-mounted directory per hierarchy, showing only the container's cgroup.
-fn mount_cgroup(p: &MountPlan, dest: &Path, ctx: &Ctx) -> Result<()> {
+/// `target` is the pinned mount point (see `pin`) for the first mount; `dest` is the same place
+/// by path, for what happens inside the new mount.
+fn mount_cgroup(p: &MountPlan, target: &Path, dest: &Path, ctx: &Ctx) -> Result<()> {
     let ro = p.flags & MsFlags::MS_RDONLY;
     let base = p.flags & (MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC);
     if ctx.cgroup_v2_only || p.typ == "cgroup2" {
         if ctx.new_cgroupns {
             mount(
                 Some("cgroup2"),
-                dest,
+                target,
                 Some("cgroup2"),
                 base | ro,
                 None::<&str>,
@@ -390,7 +415,7 @@ fn mount_cgroup(p: &MountPlan, dest: &Path, ctx: &Ctx) -> Result<()> {
                 .ok_or_else(|| Error::msg("no cgroup2 hierarchy for the container"))?;
             mount(
                 Some(&src),
-                dest,
+                target,
                 None::<&str>,
                 MsFlags::MS_BIND,
                 None::<&str>,
@@ -400,7 +425,7 @@ fn mount_cgroup(p: &MountPlan, dest: &Path, ctx: &Ctx) -> Result<()> {
         }
         return Ok(());
     }
-    mount(Some("tmpfs"), dest, Some("tmpfs"), base, Some("mode=755"))
+    mount(Some("tmpfs"), target, Some("tmpfs"), base, Some("mode=755"))
         .context("mount tmpfs for cgroups")?;
     for (name, src) in ctx.cgroup_sources {
         if name == "unified" {

@@ -391,3 +391,67 @@ pub fn reexec_from_readonly_mount() -> nix::Result<()> {
     };
     Errno::result(r).map(drop)
 }
+
+/// A path inside `root`, opened with openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS): symlinks
+/// and ".." cannot leave `root`, whatever the rootfs contains or changes meanwhile. Mounting on
+/// `path()` (/proc/self/fd/N) then lands exactly on the inode that was checked.
+pub struct Pinned {
+    fd: OwnedFd,
+    path: std::path::PathBuf,
+}
+
+impl Pinned {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+pub fn pin_in_root(root: &Path, inside: &Path) -> nix::Result<Pinned> {
+    #[repr(C)]
+    struct OpenHow {
+        flags: u64,
+        mode: u64,
+        resolve: u64,
+    }
+    const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+    const RESOLVE_IN_ROOT: u64 = 0x10;
+    let root_fd = nix::fcntl::open(
+        root,
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )?;
+    // SAFETY: fresh fd from `open`, owned here.
+    let root_fd = unsafe { OwnedFd::from_raw_fd(root_fd) };
+    let rel = inside.strip_prefix("/").unwrap_or(inside);
+    let rel = if rel.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        rel
+    };
+    let c = cstr(rel)?;
+    let how = OpenHow {
+        flags: (libc::O_PATH | libc::O_CLOEXEC) as u64,
+        mode: 0,
+        resolve: RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+    };
+    // SAFETY: valid dirfd, NUL-terminated path and an open_how of the size passed.
+    let fd = Errno::result(unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            root_fd.as_raw_fd(),
+            c.as_ptr(),
+            &how as *const OpenHow,
+            std::mem::size_of::<OpenHow>(),
+        )
+    })? as RawFd;
+    // SAFETY: fresh fd from openat2, owned here.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let path = std::path::PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()));
+    Ok(Pinned { fd, path })
+}
+
+impl AsRawFd for Pinned {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}
