@@ -252,3 +252,37 @@ fn exec_with_a_tty_through_the_console_socket() {
     let text = String::from_utf8_lossy(&buf[..n]);
     assert!(text.contains("/dev/pts/"), "tty output: {text:?}");
 }
+
+/// `exec --cgroup CONTROLLER:PATH` puts the process in an existing sub-cgroup for that
+/// controller and in the container's cgroup for the others (keel and runc).
+#[test]
+fn exec_into_a_sub_cgroup() {
+    let t = Test::new("exec-cgroup");
+    for rt in [&t.rt, &t.runc] {
+        let b = running(&t, rt);
+        let sub = std::path::PathBuf::from(format!("/sys/fs/cgroup/pids/keel-it/{}/sub", b.id));
+        std::fs::create_dir(&sub).unwrap();
+        let out = exec(rt, &b.id, &["--cgroup", "pids:sub", "--", "/probe"]);
+        let _ = std::fs::remove_dir(&sub);
+        let r = probe_json(&out);
+        let lines: Vec<&str> = r["cgroup"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|l| l.as_str())
+            .collect();
+        let pids = lines.iter().find(|l| l.contains(":pids:")).unwrap();
+        let memory = lines.iter().find(|l| l.contains(":memory:")).unwrap();
+        assert!(
+            pids.ends_with(&format!("/keel-it/{}/sub", b.id)),
+            "{}: {pids}",
+            rt.name
+        );
+        assert!(
+            memory.ends_with(&format!("/keel-it/{}", b.id)),
+            "{}: {memory}",
+            rt.name
+        );
+        rt.delete_force(&b.id).ok();
+    }
+}

@@ -251,7 +251,7 @@ pub struct ExecArgs {
     /// pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N)
     #[arg(long = "preserve-fds", default_value_t = 0)]
     pub preserve_fds: u32,
-    /// run the process in a (sub)cgroup of the container (not supported yet)
+    /// run the process in an existing sub-cgroup of the container: [CONTROLLER:]PATH
     #[arg(long)]
     pub cgroup: Vec<String>,
     /// allow exec in a paused container

@@ -519,6 +519,7 @@ pub fn exec(
     console_socket: Option<&Path>,
     pid_file: Option<&Path>,
     preserve_fds: u32,
+    cgroup_subs: &[(Option<String>, PathBuf)],
 ) -> Result<Execd> {
     crate::process::validate(process).context("process")?;
     let terminal = process.terminal().unwrap_or(false);
@@ -596,7 +597,7 @@ pub fn exec(
     undo.child = Some((pid, pidfd));
     drop(child_chan);
     drop(console);
-    c.saved.cgroup.join(pid)?;
+    c.saved.cgroup.join_sub(pid, cgroup_subs)?;
     chan.send(&Msg::Go)?;
     loop {
         match chan.recv()? {

@@ -464,6 +464,32 @@ fn write_file(field: &str, path: &Path, value: &str) -> Result<()> {
 }
 
 impl Cgroup {
+    /// `exec --cgroup [CONTROLLER:]PATH`: join an existing sub-cgroup of the container's cgroup,
+    /// for one controller or (without a controller) for all; the rest join the container's.
+    pub fn join_sub(&self, pid: i32, subs: &[(Option<String>, PathBuf)]) -> Result<()> {
+        for d in &self.dirs {
+            let matching = |c: &Option<String>| match c {
+                Some(c) => d.controllers.iter().any(|x| x == c) || d.name == *c,
+                None => false,
+            };
+            let sub = subs
+                .iter()
+                .find(|(c, _)| matching(c))
+                .or_else(|| subs.iter().find(|(c, _)| c.is_none()))
+                .map(|(_, p)| p);
+            let dir = match sub {
+                Some(p) => d.path.join(p),
+                None => d.path.clone(),
+            };
+            if !dir.is_dir() {
+                crate::bail!("--cgroup: {} does not exist", dir.display());
+            }
+            std::fs::write(dir.join("cgroup.procs"), pid.to_string())
+                .with_context(|| format!("join cgroup {}", dir.display()))?;
+        }
+        Ok(())
+    }
+
     pub fn join(&self, pid: i32) -> Result<()> {
         for d in &self.dirs {
             let f = d.path.join("cgroup.procs");

@@ -32,9 +32,7 @@ pub fn run(root: &Path, a: &ExecArgs) -> Result<i32> {
     if a.console_socket.is_some() && process.terminal() != Some(true) {
         bail!("cannot use console socket if keel will not detach or allocate tty");
     }
-    if !a.cgroup.is_empty() {
-        bail!("--cgroup: running an exec process in a sub-cgroup is not supported by keel yet");
-    }
+    let cgroup_subs = parse_cgroup_subs(&a.cgroup)?;
     let set = crate::commands::run::forwarded_signals(a.detach)?;
     let execd = match crate::spawn::exec(
         &c,
@@ -42,6 +40,7 @@ pub fn run(root: &Path, a: &ExecArgs) -> Result<i32> {
         a.console_socket.as_deref(),
         a.pid_file.as_deref(),
         a.preserve_fds,
+        &cgroup_subs,
     ) {
         Ok(e) => e,
         // runc's exit codes for a process that could not be started: podman maps them.
@@ -60,6 +59,23 @@ pub fn run(root: &Path, a: &ExecArgs) -> Result<i32> {
         .map(crate::tty::receive_master)
         .transpose()?;
     crate::commands::run::wait_for(execd.pid, &set, master)
+}
+
+/// `--cgroup [CONTROLLER:]PATH`, PATH relative to the container's cgroup (runc's syntax).
+fn parse_cgroup_subs(raw: &[String]) -> Result<Vec<(Option<String>, std::path::PathBuf)>> {
+    raw.iter()
+        .map(|r| {
+            let (ctrl, path) = match r.split_once(':') {
+                Some((c, p)) => (Some(c.to_string()), p),
+                None => (None, r.as_str()),
+            };
+            let p = std::path::PathBuf::from(path.trim_start_matches('/'));
+            if path.is_empty() || p.components().any(|c| c == std::path::Component::ParentDir) {
+                bail!("--cgroup: invalid sub-cgroup {r:?}");
+            }
+            Ok((ctrl, p))
+        })
+        .collect()
 }
 
 /// 127 when the command does not exist, 126 when it cannot be executed, 255 otherwise.
