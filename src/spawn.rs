@@ -132,6 +132,7 @@ fn open_path(p: &Path, flags: nix::fcntl::OFlag) -> Result<OwnedFd> {
 }
 
 pub fn create(root: &Path, id: &str, args: &CreateArgs, will_detach: bool) -> Result<Created> {
+    let mut phases = crate::log::Phases::start("create");
     state::validate_id(id)?;
     let bundle = bundle::load(&args.bundle)?;
     let spec = &bundle.spec;
@@ -197,6 +198,7 @@ pub fn create(root: &Path, id: &str, args: &CreateArgs, will_detach: bool) -> Re
         ns,
     };
 
+    phases.mark("load+plan");
     // Side effects from here on; `undo` reverts them on any error.
     let dir = state::create_dir(root, id)?;
     let mut undo = Undo {
@@ -276,6 +278,7 @@ pub fn create(root: &Path, id: &str, args: &CreateArgs, will_detach: bool) -> Re
     let (chan, child_chan) = Channel::pair()?;
     let child_chan = Channel::from_fd(above(child_chan.into_fd())?);
 
+    phases.mark("state+fifo+cgroup");
     let forked = clone_init(&plan.ns, &joins, &chan, &child_chan);
     if let Ok(sys::Forked::Parent { pid, .. }) = &forked {
         undo.child = Some((*pid, None));
@@ -309,6 +312,7 @@ pub fn create(root: &Path, id: &str, args: &CreateArgs, will_detach: bool) -> Re
     container.saved.pid = pid;
     container.saved.pid_start = pid_start;
 
+    phases.mark("clone+maps+join");
     if let Err(e) = drive_init(&chan, &container, spec, pid, &mut undo) {
         // A failed prestart/createRuntime/createContainer hook: the runtime-spec wants the
         // container stopped and deleted, then the poststop hooks run.
@@ -326,12 +330,15 @@ pub fn create(root: &Path, id: &str, args: &CreateArgs, will_detach: bool) -> Re
         return Err(e);
     }
 
+    phases.mark("init setup (mounts, pivot, user, caps) until ready");
     container.saved.creating = false;
     container.save()?;
     if let Some(pf) = &args.pid_file {
         write_pid_file(pf, pid)?;
     }
     undo.disarm();
+    phases.mark("state+pidfile");
+    phases.log();
     crate::log::debug(&format!("created container {id}: init pid {pid}"));
     Ok(Created {
         container,
