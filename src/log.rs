@@ -137,21 +137,6 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn formats_like_go() {
-        assert_eq!(rfc3339(0, 0), "1970-01-01T00:00:00Z");
-        assert_eq!(
-            rfc3339(1_700_000_000, 120_000_000),
-            "2023-11-14T22:13:20.12Z"
-        );
-        assert_eq!(rfc3339(951_782_400, 5), "2000-02-29T00:00:00.000000005Z");
-    }
-}
-
 /// `--debug` timing of the phases of one operation, logged as one line at the end
 /// (`create phases: plan 0.21ms, cgroup 0.40ms, ...`). Instant::now is a vDSO call.
 pub struct Phases {
@@ -185,5 +170,20 @@ impl Phases {
             .map(|(p, d)| format!("{p} {:.2}ms", d.as_secs_f64() * 1000.0))
             .collect();
         debug(&format!("{} phases: {}", self.what, parts.join(", ")));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_like_go() {
+        assert_eq!(rfc3339(0, 0), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            rfc3339(1_700_000_000, 120_000_000),
+            "2023-11-14T22:13:20.12Z"
+        );
+        assert_eq!(rfc3339(951_782_400, 5), "2000-02-29T00:00:00.000000005Z");
     }
 }
