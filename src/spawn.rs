@@ -223,23 +223,8 @@ pub fn create(root: &Path, id: &str, args: &CreateArgs, will_detach: bool) -> Re
         Path::new("/proc"),
         nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY,
     )?)?;
-    // Without --console-socket (foreground `run`), keel itself receives the pty master.
-    let mut console_peer = None;
-    let console = match &args.console_socket {
-        Some(p) if terminal => Some(above(crate::tty::connect(p)?)?),
-        None if terminal => {
-            let (mine, theirs) =
-                std::os::unix::net::UnixStream::pair().context("console socketpair")?;
-            console_peer = Some(OwnedFd::from(mine));
-            Some(above(OwnedFd::from(theirs))?)
-        }
-        _ => None,
-    };
-    let mut joins = namespaces::open_joins(&plan.ns)?;
-    for (_, fd) in joins.fds.iter_mut() {
-        let raw = fd.try_clone().context("dup namespace fd")?;
-        *fd = above(raw)?;
-    }
+    let (console, console_peer) = console_fds(terminal, args.console_socket.as_deref(), min_fd)?;
+    let joins = join_fds(&plan.ns, min_fd)?;
 
     // Record the container as "creating" with the cgroup it is about to make: if keel is killed
     // from here on, `delete --force` finds what to remove (init dies with keel: PDEATHSIG).
@@ -344,6 +329,38 @@ pub fn create(root: &Path, id: &str, args: &CreateArgs, will_detach: bool) -> Re
         container,
         console: console_peer,
     })
+}
+
+/// The terminal's socket for the child (the caller's --console-socket, or one end of a pair whose
+/// other end, returned second, lets keel receive the pty master itself), above the preserved fds.
+fn console_fds(
+    terminal: bool,
+    socket: Option<&Path>,
+    min_fd: i32,
+) -> Result<(Option<OwnedFd>, Option<OwnedFd>)> {
+    let above = |fd: OwnedFd| sys::dup_above(fd, min_fd).context("dup fd");
+    match socket {
+        Some(p) if terminal => Ok((Some(above(crate::tty::connect(p)?)?), None)),
+        None if terminal => {
+            let (mine, theirs) =
+                std::os::unix::net::UnixStream::pair().context("console socketpair")?;
+            Ok((
+                Some(above(OwnedFd::from(theirs))?),
+                Some(OwnedFd::from(mine)),
+            ))
+        }
+        _ => Ok((None, None)),
+    }
+}
+
+/// The namespaces to join, opened by the parent, above the preserved fds.
+fn join_fds(ns: &NsPlan, min_fd: i32) -> Result<JoinFds> {
+    let mut joins = namespaces::open_joins(ns)?;
+    for (_, fd) in joins.fds.iter_mut() {
+        let raw = fd.try_clone().context("dup namespace fd")?;
+        *fd = sys::dup_above(raw, min_fd).context("dup fd")?;
+    }
+    Ok(joins)
 }
 
 /// sync 1-3 of the ladder in channel.rs, parent side: Go, the pre-start hooks, until Ready.
@@ -551,22 +568,8 @@ pub fn exec(
     let ns = container_namespaces(c);
     let min_fd = 3 + plan.extra_fds as i32;
     let above = |fd: OwnedFd| sys::dup_above(fd, min_fd).context("dup fd");
-    let mut console_peer = None;
-    let console = match console_socket {
-        Some(p) if terminal => Some(above(crate::tty::connect(p)?)?),
-        None if terminal => {
-            let (mine, theirs) =
-                std::os::unix::net::UnixStream::pair().context("console socketpair")?;
-            console_peer = Some(OwnedFd::from(mine));
-            Some(above(OwnedFd::from(theirs))?)
-        }
-        _ => None,
-    };
-    let mut joins = namespaces::open_joins(&ns)?;
-    for (_, fd) in joins.fds.iter_mut() {
-        let raw = fd.try_clone().context("dup namespace fd")?;
-        *fd = above(raw)?;
-    }
+    let (console, console_peer) = console_fds(terminal, console_socket, min_fd)?;
+    let joins = join_fds(&ns, min_fd)?;
     // The fds were opened through init's pid: make sure it is still the same init.
     if !c.init_alive() {
         bail!("{}", state::NOT_RUNNING);
