@@ -7,6 +7,7 @@ across runtimes (the order rotates every round) so that drift hits every column 
   run        `RT --root R run --bundle B ID` of /bin/true
   lifecycle  create (true), start, `state` until "stopped", delete
   state      `state` of a running `sleep 1000` container
+  exec       `exec ID /bin/true` into that same running `sleep 1000` container
 
 Each runtime invocation is forked and reaped with wait4(2) by scripts/spawn.c (built here
 with gcc; it says why not from Python): wall time is fork to reap; CPU time is user+sys of
@@ -14,15 +15,36 @@ the runtime process and of the children it waited for (for `run`, the container 
 RSS is ru_maxrss. lifecycle sums its invocations. The floor is
 `unshare --fork --pid --mount --uts --ipc --net --mount-proc true`, measured like `run`.
 
+Then, CONC_REPS times after one warm-up round (env BENCH_CONC_REPS, default 5), also rotating:
+
+  concurrent CONC_TOTAL (100) `run`s of /bin/true, unique ids, each container its own
+             cgroup, CONC_JOBS (8) at a time from a Python thread pool: wall time from the
+             first fork to the last reap, and CPU time summed over the invocations. The floor
+             is CONC_TOTAL of its command through the same pool, so it also holds what the
+             pool itself costs (its own Python CPU is in bench.json as harness_cpu_ms).
+
+And MEM_ROUNDS (N/3, at least 3) times after one warm-up round, rotating, for memory:
+
+  cgroup mem create + start of `sleep 1000` with cgroupsPath /keel-bench/<id>; once the
+             container's process is `sleep` (start may return before the exec), read the
+             memory charged to that cgroup: memory.usage_in_bytes and
+             memory.max_usage_in_bytes of the v1 memory controller (memory.current and
+             memory.peak on v2); STATS_SETTLE_S later (every runtime's container of the
+             round at once), the sum of memory.stat's counters (memory_breakdown says why);
+             all in KiB; then kill, wait for "stopped", delete.
+
 Prints a table of medians with keel/runc and keel/crun ratios; writes it, with every
 sample, to build/bench.json. Exits non-zero if keel (or any runtime present) fails.
 Needs root. Every bundle's cgroupsPath is under /keel-bench/, removed at the end.
-Environment: BENCH_N, KEEL (default target/release/keel), RUNC, CRUN (default: on PATH).
+Environment: BENCH_N, BENCH_CONC_REPS, KEEL (default target/release/keel), RUNC, CRUN
+(default: on PATH).
 """
 
+import concurrent.futures
 import ctypes
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -33,6 +55,11 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 N = int(os.environ.get("BENCH_N", "30"))
 WARMUP = 2
+CONC_REPS = int(os.environ.get("BENCH_CONC_REPS", "5"))
+CONC_TOTAL = 100
+CONC_JOBS = 8
+MEM_ROUNDS = max(3, N // 3)
+STATS_SETTLE_S = 2.5  # the kernel flushes memory cgroup statistics every 2 s (memory_breakdown)
 TIMEOUT_S = 30
 CGROUP_PARENT = "/keel-bench"
 SPAWN = os.path.join(REPO, "build/bench/spawn")
@@ -40,6 +67,7 @@ FLOOR = ["unshare", "--fork", "--pid", "--mount", "--uts", "--ipc", "--net", "--
 PR_SET_CHILD_SUBREAPER = 36
 
 libc = ctypes.CDLL(None, use_errno=True)
+MEMORY_FILES = None  # set in main: memory_files()
 
 
 class Failed(Exception):
@@ -131,15 +159,20 @@ def status_of(rt, cid):
     return status, wall, cpu, rss
 
 
-# Each bench_* runs one measured iteration and returns (wall s, cpu s, maxrss KiB).
+# Each bench_* runs one measured iteration and returns (wall s, cpu s, maxrss KiB), except
+# bench_concurrent and bench_memory (see there).
+
+
+def floor_once():
+    code, out, wall, cpu, rss = spawn(FLOOR)
+    if code != 0:
+        raise Failed(f"floor `{' '.join(FLOOR)}` exited {code}:\n{out.strip()}")
+    return wall, cpu, rss
 
 
 def bench_run(rt):
     if rt.name == "floor":
-        code, out, wall, cpu, rss = spawn(FLOOR)
-        if code != 0:
-            raise Failed(f"floor `{' '.join(FLOOR)}` exited {code}:\n{out.strip()}")
-        return wall, cpu, rss
+        return floor_once()
     _, wall, cpu, rss = call(rt, "run", "--bundle", rt.bundles["true"], rt.new_id("run"))
     return wall, cpu, rss
 
@@ -167,6 +200,136 @@ def bench_state(rt):
     if status != "running":
         raise Failed(f"{rt.name}: sleeping container {rt.sleeper}: status {status!r}, expected running")
     return wall, cpu, rss
+
+
+def bench_exec(rt):
+    _, wall, cpu, rss = call(rt, "exec", rt.sleeper, "/bin/true")
+    return wall, cpu, rss
+
+
+def bench_concurrent(rt):
+    """CONC_TOTAL `run`s of /bin/true, CONC_JOBS at a time; returns (total wall s, summed cpu s).
+
+    Runs threads: nothing may reap children meanwhile (reap_orphans would take the status
+    of a spawn that subprocess.run is waiting for); measure reaps after it returns.
+    """
+    if rt.name == "floor":
+        jobs = [None] * CONC_TOTAL
+        one = lambda _: floor_once()  # noqa: E731
+    else:
+        # Ids made here, in the main thread: new_id is not thread-safe.
+        jobs = [(rt.bundles["conc"][k], rt.new_id("conc")) for k in range(CONC_TOTAL)]
+        one = lambda job: call(rt, "run", "--bundle", job[0], job[1])[1:]  # noqa: E731
+    t0 = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=CONC_JOBS) as pool:
+        costs = list(pool.map(one, jobs))  # re-raises the first Failed, after all have ended
+    wall = time.monotonic() - t0
+    return wall, sum(cpu for _, cpu, _ in costs)
+
+
+def memory_files():
+    """(usage, peak) file names and the hierarchy holding the memory controller, or None."""
+    mounts = {}
+    with open("/proc/self/mounts") as f:
+        for line in f:
+            _, mnt, fstype, opts, *_ = line.split()
+            if fstype == "cgroup" and "memory" in opts.split(","):
+                return "memory.usage_in_bytes", "memory.max_usage_in_bytes", mnt
+            mounts[mnt] = fstype
+    if mounts.get("/sys/fs/cgroup") == "cgroup2":
+        return "memory.current", "memory.peak", "/sys/fs/cgroup"
+    return None
+
+
+def bench_memory(rt):
+    """create + start `sleep 1000` in cgroup /keel-bench/<id>; returns (id, cgroup directory,
+    {usage_kib, peak_kib}) read right after start. memory_finish reads the rest and removes it.
+
+    "Right after" is once the container's process runs `sleep` and has gone to sleep: `start`
+    may return before its init has exec'd.
+    """
+    usage_file, peak_file, hierarchy = MEMORY_FILES
+    cid = rt.new_id("mem")
+    bundle = os.path.join(REPO, "build/bench", f"{rt.name}-mem")
+    write_bundle(rt, bundle, "sleep", f"{CGROUP_PARENT}/{cid}")
+    cgroup = os.path.join(hierarchy, CGROUP_PARENT.lstrip("/"), cid)
+    call(rt, "create", "--bundle", bundle, cid)
+    call(rt, "start", cid)
+    out, _, _, _ = call(rt, "state", cid)
+    pid = json.loads(out)["pid"]
+    deadline = time.monotonic() + TIMEOUT_S
+    while True:
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmdline = f.read()
+            with open(f"/proc/{pid}/stat") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+        except OSError as e:
+            raise Failed(f"{rt.name}: container {cid}: its process {pid}: {e}") from None
+        if cmdline == b"sleep\0" + b"1000\0" and state == "S":
+            break
+        if time.monotonic() > deadline:
+            raise Failed(f"{rt.name}: container {cid}: process {pid} did not exec `sleep 1000` after start")
+        time.sleep(0.0002)
+    try:
+        values = {"usage_kib": read_int(cgroup, usage_file) / 1024, "peak_kib": read_int(cgroup, peak_file) / 1024}
+    except (OSError, ValueError) as e:
+        raise Failed(f"{rt.name}: container {cid}: reading its memory cgroup {cgroup}: {e}") from None
+    return cid, cgroup, values
+
+
+def memory_finish(rt, started):
+    """bench_memory's second half, once the kernel has flushed the cgroup's statistics
+    (STATS_SETTLE_S later): memory_breakdown, then kill, wait for "stopped" and delete, which
+    should remove the cgroup (what a runtime leaves, rmcgroups.sh removes at the end)."""
+    cid, cgroup, values = started
+    try:
+        values.update(memory_breakdown(cgroup))
+    except (OSError, ValueError, KeyError) as e:
+        raise Failed(f"{rt.name}: container {cid}: reading its memory cgroup {cgroup}: {e}") from None
+    call(rt, "kill", cid, "KILL")
+    deadline = time.monotonic() + TIMEOUT_S
+    while True:
+        reap_orphans()  # the killed init is our child (we are its subreaper): a zombie until reaped
+        status, _, _, _ = status_of(rt, cid)
+        if status == "stopped":
+            break
+        if status != "running" or time.monotonic() > deadline:
+            raise Failed(f"{rt.name}: container {cid} after kill: status {status!r}, expected stopped")
+        time.sleep(0.001)
+    call(rt, "delete", cid)
+    return values
+
+
+def read_int(cgroup, name):
+    with open(os.path.join(cgroup, name)) as f:
+        return int(f.read())
+
+
+def memory_breakdown(cgroup):
+    """{anon_kib, file_kib, kernel_kib, stat_kib} of the cgroup, from its memory.stat.
+
+    usage_in_bytes (and memory.current, and the peaks) also count the pages a CPU has
+    reserved for the cgroup in batches of 64 (MEMCG_CHARGE_BATCH) and not used yet, so they
+    read up to 256 KiB per CPU (4 KiB pages) above what is charged: a start-up that charges
+    less than one batch reads as 256 KiB or more whatever it did. The sum of memory.stat's
+    counters has no such batching, but those counters are only brought up to date when many
+    updates are pending or by the kernel's periodic flush, every 2 s: read earlier, a small
+    cgroup's can still say 0 (seen: keel's rss, one time in three). Hence STATS_SETTLE_S.
+    v1: rss + cache, and memory.kmem.usage_in_bytes (a page counter, which usage_in_bytes
+    includes); v2: anon + file + kernel.
+    """
+    with open(os.path.join(cgroup, "memory.stat")) as f:
+        stat = dict((k, int(v)) for k, v in (line.split() for line in f))
+    if "rss" in stat:
+        parts = (stat["rss"], stat["cache"], read_int(cgroup, "memory.kmem.usage_in_bytes"))
+    else:
+        kernel = stat.get("kernel")  # since Linux 6.0; before, its parts
+        if kernel is None:
+            kernel = sum(stat.get(k, 0) for k in ("kernel_stack", "pagetables", "percpu", "sock", "vmalloc", "slab"))
+        parts = (stat["anon"], stat["file"], kernel)
+    kib = [v / 1024 for v in parts]
+    return {"anon_kib": kib[0], "file_kib": kib[1], "kernel_kib": kib[2], "stat_kib": sum(kib)}
 
 
 def preflight(rt):
@@ -256,6 +419,28 @@ def make_bundles(rt):
         env = dict(os.environ, CGROUPS_PATH=f"{CGROUP_PARENT}/{rt.name}-{kind}")
         subprocess.run([os.path.join(REPO, "scripts/mkbundle.sh"), bundle, *args], env=env, check=True)
         rt.bundles[kind] = bundle
+    # One bundle per concurrent container, so that each has its own cgroup, as it would in
+    # use (on a shared one, a runtime's teardown would find the others still in it).
+    rt.bundles["conc"] = []
+    for k in range(CONC_TOTAL):
+        bundle = os.path.join(REPO, "build/bench", f"{rt.name}-conc", str(k))
+        write_bundle(rt, bundle, "true", f"{CGROUP_PARENT}/{rt.name}-conc-{k}")
+        rt.bundles["conc"].append(bundle)
+
+
+def write_bundle(rt, bundle, kind, cgroups_path):
+    """A bundle at `bundle` running what rt.bundles[kind] runs, on its rootfs (by absolute
+    path), with another cgroupsPath. Only writes config.json: no mkbundle.sh per bundle."""
+    base = rt.bundles[kind]
+    with open(os.path.join(base, "config.json")) as f:
+        spec = json.load(f)
+    spec["root"]["path"] = os.path.join(base, spec["root"]["path"])
+    spec["linux"]["cgroupsPath"] = cgroups_path
+    os.makedirs(bundle, exist_ok=True)
+    tmp = os.path.join(bundle, "config.json.tmp")
+    with open(tmp, "w") as f:
+        json.dump(spec, f, indent=2)
+    os.rename(tmp, os.path.join(bundle, "config.json"))
 
 
 def fail(rt, err):
@@ -263,34 +448,63 @@ def fail(rt, err):
     print(f"\n*** {rt.name} FAILED, left out from here on:\n{rt.error}\n", file=sys.stderr)
 
 
-def measure(name, fn, runtimes, results):
-    """WARMUP + N rounds of fn over runtimes, rotating the order each round."""
-    samples = {rt.name: {"wall_ms": [], "cpu_ms": [], "maxrss_kib": []} for rt in runtimes}
-    for i in range(WARMUP + N):
+def invocation_metrics(fn):
+    """fn returning (wall s, cpu s, maxrss KiB) as a function returning the metrics dict."""
+    def metrics(rt):
+        wall, cpu, rss = fn(rt)
+        return {"wall_ms": wall * 1000, "cpu_ms": cpu * 1000, "maxrss_kib": rss}
+    return metrics
+
+
+def concurrent_metrics(rt):
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    wall, cpu = bench_concurrent(rt)
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    harness = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {"wall_ms": wall * 1000, "cpu_ms": cpu * 1000, "harness_cpu_ms": harness * 1000}
+
+
+def measure(name, fn, runtimes, results, rounds=None, warmup=WARMUP, finish=None, settle_s=0):
+    """warmup + rounds (default N) rounds of fn over runtimes, rotating the order each round.
+
+    fn(rt) returns {metric: value}; results[name][runtime] holds the median of each metric
+    and every sample. With finish: fn(rt) returns what finish(rt, it) takes, and finish,
+    called for each runtime settle_s after the round, returns the metrics.
+    """
+    rounds = N if rounds is None else rounds
+    samples = {rt.name: {} for rt in runtimes}
+
+    def attempt(rt, fn, *args):
+        try:
+            return fn(rt, *args)
+        except Failed as e:
+            fail(rt, f"{name}: {e}")
+            return None
+        finally:
+            reap_orphans()
+
+    for i in range(warmup + rounds):
         k = i % len(runtimes)
+        done = {}
         for rt in runtimes[k:] + runtimes[:k]:
-            if rt.error:
-                continue
-            try:
-                wall, cpu, rss = fn(rt)
-            except Failed as e:
-                fail(rt, f"{name}: {e}")
-                continue
-            finally:
-                reap_orphans()
-            if i >= WARMUP:
-                samples[rt.name]["wall_ms"].append(wall * 1000)
-                samples[rt.name]["cpu_ms"].append(cpu * 1000)
-                samples[rt.name]["maxrss_kib"].append(rss)
+            if not rt.error:
+                done[rt.name] = (rt, attempt(rt, fn))
+        if finish is not None:
+            time.sleep(settle_s)
+            done = {n: (rt, attempt(rt, finish, v)) for n, (rt, v) in done.items() if not rt.error}
+        for rt, values in done.values():
+            if i >= warmup and not rt.error:
+                for metric, v in values.items():
+                    samples[rt.name].setdefault(metric, []).append(v)
         if sys.stderr.isatty():
-            print(f"  {name}: {i + 1}/{WARMUP + N}", end="\r", file=sys.stderr, flush=True)
+            print(f"  {name}: {i + 1}/{warmup + rounds}  ", end="\r", file=sys.stderr, flush=True)
     results[name] = {
         rt.name: {
             **{m: statistics.median(v) for m, v in samples[rt.name].items()},
             "samples": samples[rt.name],
         }
         for rt in runtimes
-        if not rt.error and samples[rt.name]["wall_ms"]
+        if not rt.error and samples[rt.name]
     }
 
 
@@ -316,12 +530,24 @@ def cleanup(runtimes, state_dir):
     shutil.rmtree(state_dir, ignore_errors=True)
 
 
+# The rows of the table, per metric that a bench reports, in this order.
+LABELS = (
+    ("wall_ms", "wall ms"),
+    ("cpu_ms", "cpu ms"),
+    ("maxrss_kib", "peak RSS KiB"),
+    ("usage_kib", "usage KiB"),
+    ("peak_kib", "peak KiB"),
+    ("stat_kib", "stat KiB"),
+)
+
+
 def print_table(results, names, sizes):
     rows = []
     for bench, per_rt in results.items():
-        for metric, label in (("wall_ms", "wall ms"), ("cpu_ms", "cpu ms"), ("maxrss_kib", "peak RSS KiB")):
-            vals = {n: per_rt[n][metric] for n in names if n in per_rt}
-            rows.append((bench, label, vals))
+        for metric, label in LABELS:
+            vals = {n: per_rt[n][metric] for n in names if n in per_rt and metric in per_rt[n]}
+            if vals:
+                rows.append((bench, label, vals))
     rows.append(("binary", "size KiB", {n: s / 1024 for n, s in sizes.items()}))
 
     def ratio(vals, other):
@@ -347,6 +573,8 @@ def main():
         sys.exit("bench.py: needs root")
     if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
         sys.exit(f"bench.py: prctl(PR_SET_CHILD_SUBREAPER): {os.strerror(ctypes.get_errno())}")
+    global MEMORY_FILES
+    MEMORY_FILES = memory_files()
     build_spawn()
     state_dir = tempfile.mkdtemp(prefix="keel-bench-", dir="/run")
     runtimes, missing = find_runtimes(state_dir)
@@ -368,15 +596,29 @@ def main():
             except Failed as e:
                 fail(rt, f"state: starting the sleeping container: {e}")
         floor = Runtime("floor", shutil.which("unshare"), None)
-        measure("run", bench_run, [rt for rt in live if not rt.error] + [floor], results)
-        measure("lifecycle", bench_lifecycle, [rt for rt in live if not rt.error], results)
-        measure("state", bench_state, [rt for rt in live if not rt.error], results)
+        measure("run", invocation_metrics(bench_run), [rt for rt in live if not rt.error] + [floor], results)
+        measure("lifecycle", invocation_metrics(bench_lifecycle), [rt for rt in live if not rt.error], results)
+        measure("state", invocation_metrics(bench_state), [rt for rt in live if not rt.error], results)
+        measure("exec", invocation_metrics(bench_exec), [rt for rt in live if not rt.error], results)
+        measure("concurrent", concurrent_metrics, [rt for rt in live if not rt.error] + [floor], results,
+                rounds=CONC_REPS, warmup=1)
+        if MEMORY_FILES is None:
+            print("\n*** no memory cgroup controller mounted: cgroup mem is skipped ***\n", file=sys.stderr)
+        else:
+            measure("cgroup mem", bench_memory, [rt for rt in live if not rt.error], results,
+                    rounds=MEM_ROUNDS, warmup=1, finish=memory_finish, settle_s=STATS_SETTLE_S)
     finally:
         cleanup(runtimes, state_dir)
 
     sizes = {rt.name: os.path.getsize(rt.path) for rt in runtimes}
     print(f"\nmedians of N={N} (after {WARMUP} warm-up rounds), interleaved; "
-          f"cpu = user+sys incl. waited-for children\n")
+          f"cpu = user+sys incl. waited-for children\n"
+          f"concurrent: {CONC_TOTAL} `run`s of /bin/true, {CONC_JOBS} at a time: total wall, summed cpu; "
+          f"median of {CONC_REPS} (after 1 warm-up)\n"
+          f"cgroup mem: memory charged to the container's cgroup once `sleep` runs: "
+          f"{' and '.join(MEMORY_FILES[:2]) if MEMORY_FILES else '-'}; median of {MEM_ROUNDS} (after 1 warm-up);\n"
+          f"            stat = rss+cache+kmem from memory.stat, {STATS_SETTLE_S} s later, without usage's "
+          f"per-CPU batches of 64 pages\n")
     ratios = print_table(results, [rt.name for rt in runtimes] + ["floor"], sizes)
     for rt in runtimes:
         print("  " + " ".join(filter(None, (f"{rt.name}:", rt.path, version(rt.path), rt.error and "(FAILED)"))))
@@ -388,6 +630,9 @@ def main():
     report = {
         "n": N,
         "warmup": WARMUP,
+        "concurrent": {"total": CONC_TOTAL, "jobs": CONC_JOBS, "reps": CONC_REPS, "warmup": 1},
+        "cgroup_mem": {"rounds": MEM_ROUNDS, "warmup": 1, "stats_settle_s": STATS_SETTLE_S},
+        "memory_files": MEMORY_FILES and {"usage": MEMORY_FILES[0], "peak": MEMORY_FILES[1], "hierarchy": MEMORY_FILES[2]},
         "floor": FLOOR,
         "runtimes": {
             rt.name: {"path": rt.path, "version": version(rt.path), "size_bytes": sizes.get(rt.name), "error": rt.error}
