@@ -18,7 +18,7 @@ use crate::namespaces;
 use crate::process;
 use crate::rootfs;
 use crate::seccomp;
-use crate::spawn::{ChildFds, ExecFds, ExecPlan, Plan};
+use crate::spawn::{ChildFds, ExecFds, Plan, ProcessPlan};
 use crate::sys;
 use crate::sysctl;
 use nix::sched::CloneFlags;
@@ -33,7 +33,7 @@ pub fn run(plan: &Plan, fds: ChildFds) -> ! {
 
 /// The exec'd process: the same ending as init, without the rootfs work (it joins the
 /// container's namespaces instead).
-pub fn run_exec(plan: &ExecPlan, fds: ExecFds) -> ! {
+pub fn run_exec(plan: &ProcessPlan, fds: ExecFds) -> ! {
     finish(exec_recipe(plan, &fds), &fds.chan)
 }
 
@@ -76,30 +76,18 @@ fn early() -> Result<()> {
     Ok(())
 }
 
-fn exec_recipe(p: &ExecPlan, f: &ExecFds) -> Result<Infallible> {
-    let proc = p.process;
+fn exec_recipe(p: &ProcessPlan, f: &ExecFds) -> Result<Infallible> {
     early()?;
     // sync 1: the parent has put us in the container's cgroup.
     f.chan.expect(|m| *m == Msg::Go, "Go")?;
     namespaces::join_in_child(&f.joins, false)?;
     nix::unistd::setsid().context("setsid")?;
     if let Some(console) = &f.console {
-        crate::tty::setup_console(console, proc.console_size(), false)?;
+        crate::tty::setup_console(console, p.process.console_size(), false)?;
     }
-    let (exe, args, env) = become_process(&Process {
-        process: proc,
-        caps: p.caps.as_ref(),
-        last_cap: p.last_cap,
-        rlimits: &p.rlimits,
-        env: &p.env,
-        extra_fds: p.extra_fds,
-        seccomp: p.seccomp.as_ref(),
-        chan: &f.chan,
-    })?;
+    let (exe, args, env) = become_process(p, &f.chan)?;
     prctl(libc::PR_SET_PDEATHSIG, 0, "PR_SET_PDEATHSIG")?;
-    if proc.no_new_privileges() == Some(true) {
-        seccomp::apply(p.seccomp.as_ref(), &f.chan)?;
-    }
+    seccomp_last(p, &f.chan)?;
     f.chan.send(&Msg::Ready)?;
     Err(process::execve(&exe, &args, &env))
 }
@@ -110,25 +98,16 @@ fn container_view(state_json: &str, status: &str) -> String {
     crate::state::with_status_pid(state_json, status, nix::unistd::getpid().as_raw())
 }
 
-/// What `become_process` needs; shared by init and exec.
-struct Process<'a> {
-    process: &'a oci_spec::runtime::Process,
-    caps: Option<&'a capabilities::CapsPlan>,
-    last_cap: u8,
-    rlimits: &'a [(String, libc::__rlimit_resource_t, u64, u64)],
-    env: &'a [String],
-    extra_fds: u32,
-    seccomp: Option<&'a seccomp::Filter>,
-    chan: &'a crate::channel::Channel,
-}
-
 /// From the container's view of the world to the process about to execve: security settings,
 /// user, capabilities, umask, cwd, environment, the resolved executable, and only stdio and the
 /// preserved fds left open across execve.
-fn become_process(p: &Process) -> Result<(std::path::PathBuf, Vec<String>, Vec<String>)> {
+fn become_process(
+    p: &ProcessPlan,
+    chan: &crate::channel::Channel,
+) -> Result<(std::path::PathBuf, Vec<String>, Vec<String>)> {
     let proc = p.process;
     process::apply_apparmor(proc)?;
-    process::apply_rlimits(p.rlimits)?;
+    process::apply_rlimits(&p.rlimits)?;
     process::apply_scheduling(proc)?;
     let nnp = proc.no_new_privileges() == Some(true);
     if nnp {
@@ -140,17 +119,17 @@ fn become_process(p: &Process) -> Result<(std::path::PathBuf, Vec<String>, Vec<S
     // must then pass the filter). With noNewPrivileges the caller loads it just before Ready, so
     // the profile has to allow as few of keel's own syscalls as possible.
     if !nnp {
-        seccomp::apply(p.seccomp, p.chan)?;
+        seccomp::apply(p.seccomp.as_ref(), chan)?;
     }
 
     // User and capabilities: drop the bounding set while still root, keep the capabilities
     // across the uid change, then set the final sets.
-    if let Some(caps) = p.caps {
+    if let Some(caps) = &p.caps {
         capabilities::drop_bounding(caps, p.last_cap)?;
         capabilities::keep_caps(true)?;
     }
     process::set_user(proc)?;
-    if let Some(caps) = p.caps {
+    if let Some(caps) = &p.caps {
         capabilities::keep_caps(false)?;
         capabilities::apply_sets(caps, p.last_cap)?;
     }
@@ -168,7 +147,7 @@ fn become_process(p: &Process) -> Result<(std::path::PathBuf, Vec<String>, Vec<S
         ),
     }
 
-    let mut env = p.env.to_vec();
+    let mut env = p.env.clone();
     process::add_home(&mut env, proc.user().uid());
     let args = proc.args().clone().unwrap_or_default();
     let arg0 = args.first().map(String::as_str).unwrap_or_default();
@@ -182,9 +161,18 @@ fn become_process(p: &Process) -> Result<(std::path::PathBuf, Vec<String>, Vec<S
     Ok((exe, args, env))
 }
 
+/// Seccomp with noNewPrivileges goes in last, just before Ready (see `become_process`): after
+/// it, only sending Ready, the exec fifo, startContainer hooks and execve remain.
+fn seccomp_last(p: &ProcessPlan, chan: &crate::channel::Channel) -> Result<()> {
+    if p.process.no_new_privileges() == Some(true) {
+        seccomp::apply(p.seccomp.as_ref(), chan)?;
+    }
+    Ok(())
+}
+
 fn recipe(p: &Plan, f: &ChildFds) -> Result<Infallible> {
     let spec = p.spec;
-    let proc = p.process;
+    let proc = p.proc.process;
 
     early()?;
 
@@ -269,25 +257,11 @@ fn recipe(p: &Plan, f: &ChildFds) -> Result<Infallible> {
     mounts::masked_paths(spec)?;
     namespaces::set_names(spec)?;
     process::apply_personality(spec)?;
-    let (exe, args, env) = become_process(&Process {
-        process: proc,
-        caps: p.caps.as_ref(),
-        last_cap: p.last_cap,
-        rlimits: &p.rlimits,
-        env: &p.env,
-        extra_fds: p.extra_fds,
-        seccomp: p.seccomp.as_ref(),
-        chan: &f.chan,
-    })?;
-    let nnp = proc.no_new_privileges() == Some(true);
+    let (exe, args, env) = become_process(&p.proc, &f.chan)?;
 
     // sync 3: ready. From here keel create may exit, so stop dying with it.
     prctl(libc::PR_SET_PDEATHSIG, 0, "PR_SET_PDEATHSIG")?;
-    // Seccomp with noNewPrivileges: after it, init only sends Ready, opens and writes the exec
-    // fifo, runs startContainer hooks, sets execCPUAffinity.final and calls execve.
-    if nnp {
-        seccomp::apply(p.seccomp.as_ref(), &f.chan)?;
-    }
+    seccomp_last(&p.proc, &f.chan)?;
     f.chan.send(&Msg::Ready)?;
 
     // Block until `start` opens the fifo for reading. The fifo lives in the host's state dir,

@@ -28,26 +28,57 @@ pub struct Plan<'a> {
     pub id: &'a str,
     pub bundle: &'a Bundle,
     pub spec: &'a Spec,
-    pub process: &'a Process,
+    /// What init applies to itself last, as an exec'd process does.
+    pub proc: ProcessPlan<'a>,
     pub ns: NsPlan,
     pub mounts: Vec<MountPlan>,
     pub devices: Option<Vec<DevicePlan>>,
     pub propagation: MsFlags,
     pub sysctl: Vec<Sysctl>,
-    pub caps: Option<CapsPlan>,
-    pub last_cap: u8,
-    pub rlimits: Vec<(String, libc::__rlimit_resource_t, u64, u64)>,
-    pub env: Vec<String>,
     pub cgroup_sources: mounts::CgroupSources,
     pub cgroup_v2_only: bool,
     pub no_pivot: bool,
     pub new_keyring: bool,
-    /// Fds 3.. that survive into the container ($LISTEN_FDS + --preserve-fds).
-    pub extra_fds: u32,
     /// Whether init must stop after mounts for the parent's and its own pre-start hooks.
     pub hook_sync: bool,
-    /// linux.seccomp, compiled.
+}
+
+/// The process settings init and an exec'd process both apply to themselves at the end
+/// (`init::become_process`), planned once here for either.
+pub struct ProcessPlan<'a> {
+    pub process: &'a Process,
+    pub caps: Option<CapsPlan>,
+    pub last_cap: u8,
+    pub rlimits: Vec<(String, libc::__rlimit_resource_t, u64, u64)>,
+    /// process.env, plus LISTEN_FDS/LISTEN_PID when keel was socket-activated.
+    pub env: Vec<String>,
+    /// Fds 3.. that survive into the container ($LISTEN_FDS + --preserve-fds).
+    pub extra_fds: u32,
+    /// The container's linux.seccomp, compiled (exec'd processes get it too, as in runc).
     pub seccomp: Option<crate::seccomp::Filter>,
+}
+
+impl<'a> ProcessPlan<'a> {
+    pub fn new(process: &'a Process, config: &Spec, preserve_fds: u32) -> Result<Self> {
+        let listen = listen_fds();
+        let mut env = process.env().clone().unwrap_or_default();
+        if listen > 0 {
+            env.push(format!("LISTEN_FDS={listen}"));
+            env.push("LISTEN_PID=1".to_string());
+        }
+        Ok(ProcessPlan {
+            process,
+            caps: capabilities::plan(process).map(|mut c| {
+                capabilities::drop_ungrantable(&mut c, capabilities::grantable());
+                c
+            }),
+            last_cap: capabilities::kernel_last_cap(),
+            rlimits: process::rlimits(process)?,
+            env,
+            extra_fds: listen + preserve_fds,
+            seccomp: crate::seccomp::plan(config)?,
+        })
+    }
 }
 
 /// The fds init inherits (all close-on-exec, numbered above the preserved range).
@@ -156,12 +187,6 @@ pub fn create(root: &Path, id: &str, args: &CreateArgs, will_detach: bool) -> Re
     } else {
         None
     };
-    let listen = listen_fds();
-    let mut env = process.env().clone().unwrap_or_default();
-    if listen > 0 {
-        env.push(format!("LISTEN_FDS={listen}"));
-        env.push("LISTEN_PID=1".to_string());
-    }
     let host = cgroups::Host::detect()?;
     let cgroup_v2_only = host.v2_only();
     let cg_plan = cgroups::plan(&host, spec, id)?;
@@ -169,23 +194,15 @@ pub fn create(root: &Path, id: &str, args: &CreateArgs, will_detach: bool) -> Re
         id,
         bundle: &bundle,
         spec,
-        process,
+        proc: ProcessPlan::new(process, spec, args.preserve_fds)?,
         mounts,
         devices,
         propagation: rootfs::propagation_flag(spec)?,
         sysctl: sysctl::plan(spec)?,
-        caps: capabilities::plan(process).map(|mut c| {
-            capabilities::drop_ungrantable(&mut c, capabilities::grantable());
-            c
-        }),
-        last_cap: capabilities::kernel_last_cap(),
-        rlimits: process::rlimits(process)?,
-        env,
         cgroup_sources: Vec::new(),
         cgroup_v2_only,
         no_pivot: args.no_pivot,
         new_keyring: !args.no_new_keyring,
-        extra_fds: listen + args.preserve_fds,
         hook_sync: [
             Kind::Prestart,
             Kind::CreateRuntime,
@@ -194,7 +211,6 @@ pub fn create(root: &Path, id: &str, args: &CreateArgs, will_detach: bool) -> Re
         ]
         .iter()
         .any(|k| !hooks::list(spec, *k).is_empty()),
-        seccomp: crate::seccomp::plan(spec)?,
         ns,
     };
 
@@ -216,7 +232,7 @@ pub fn create(root: &Path, id: &str, args: &CreateArgs, will_detach: bool) -> Re
     )
     .context("chmod exec.fifo")?;
 
-    let min_fd = 3 + plan.extra_fds as i32;
+    let min_fd = 3 + plan.proc.extra_fds as i32;
     let above = |fd: OwnedFd| sys::dup_above(fd, min_fd).context("dup fd");
     let fifo = above(open_path(&fifo_path, nix::fcntl::OFlag::O_PATH)?)?;
     let proc = above(open_path(
@@ -246,17 +262,18 @@ pub fn create(root: &Path, id: &str, args: &CreateArgs, will_detach: bool) -> Re
                 .into_iter()
                 .collect(),
             cgroup: undo.cgroup.clone(),
-            hooks: spec.hooks().clone(),
             config: spec.clone(),
             creating: true,
         },
     };
     container.save()?;
+    // On failure `undo` removes the planned directories and any others create made (a parent
+    // that vanished meanwhile is made again); removing one twice is a no-op.
     let mut made = Cgroup::default();
-    let created = cgroups::create(&cg_plan, &mut made);
-    undo.cgroup.created.retain(|d| !made.created.contains(d));
-    undo.cgroup.created.extend(made.created.iter().cloned());
-    created?;
+    if let Err(e) = cgroups::create(&cg_plan, &mut made) {
+        undo.cgroup.created.extend(made.created);
+        return Err(e);
+    }
     undo.cgroup = made;
     container.saved.cgroup = undo.cgroup.clone();
     plan.cgroup_sources = undo.cgroup.sources();
@@ -479,19 +496,6 @@ fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
     Ok(())
 }
 
-/// What an exec'd process needs, computed before clone (the container's own config plus the
-/// process being exec'd).
-pub struct ExecPlan<'a> {
-    pub process: &'a Process,
-    /// The container's linux.seccomp applies to exec'd processes too (runc).
-    pub seccomp: Option<crate::seccomp::Filter>,
-    pub caps: Option<CapsPlan>,
-    pub last_cap: u8,
-    pub rlimits: Vec<(String, libc::__rlimit_resource_t, u64, u64)>,
-    pub env: Vec<String>,
-    pub extra_fds: u32,
-}
-
 /// The fds the exec'd child inherits.
 pub struct ExecFds {
     pub chan: Channel,
@@ -547,24 +551,7 @@ pub fn exec(
 ) -> Result<Execd> {
     crate::process::validate(process).context("process")?;
     let terminal = process.terminal().unwrap_or(false);
-    let listen = listen_fds();
-    let mut env = process.env().clone().unwrap_or_default();
-    if listen > 0 {
-        env.push(format!("LISTEN_FDS={listen}"));
-        env.push("LISTEN_PID=1".to_string());
-    }
-    let plan = ExecPlan {
-        process,
-        seccomp: crate::seccomp::plan(&c.saved.config)?,
-        caps: capabilities::plan(process).map(|mut c| {
-            capabilities::drop_ungrantable(&mut c, capabilities::grantable());
-            c
-        }),
-        last_cap: capabilities::kernel_last_cap(),
-        rlimits: process::rlimits(process)?,
-        env,
-        extra_fds: listen + preserve_fds,
-    };
+    let plan = ProcessPlan::new(process, &c.saved.config, preserve_fds)?;
     let ns = container_namespaces(c);
     let min_fd = 3 + plan.extra_fds as i32;
     let above = |fd: OwnedFd| sys::dup_above(fd, min_fd).context("dup fd");

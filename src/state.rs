@@ -26,7 +26,6 @@ pub struct Saved {
     pub created: String,
     pub annotations: BTreeMap<String, String>,
     pub cgroup: crate::cgroups::Cgroup,
-    pub hooks: Option<oci_spec::runtime::Hooks>,
     /// The config the container was created with (exec builds its process from it).
     pub config: oci_spec::runtime::Spec,
     /// Set while `create` is still running: its cgroup exists but init may not. If keel is

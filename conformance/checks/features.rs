@@ -335,7 +335,7 @@ pub fn capabilities_recognized(env: &Env) -> Res {
     let missing = super::config::ungrantable_cap();
     let caps: Vec<String> = strings(&f["linux"]["capabilities"])
         .into_iter()
-        .filter(|c| Some(c.as_str()) != missing)
+        .filter(|c| Some(c.as_str()) != missing.as_deref())
         .collect();
     let t = env.test("features-caps");
     let mut b = t.bundle().with_probe(&["exit", "0"]);

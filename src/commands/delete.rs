@@ -78,7 +78,7 @@ pub fn destroy(c: &Container) -> Result<()> {
     c.saved.cgroup.destroy()?;
     c.remove_dir()?;
     hooks::run_warn_spec(
-        c.saved.hooks.as_ref(),
+        c.saved.config.hooks().as_ref(),
         Kind::Poststop,
         &c.hook_state("stopped"),
     );

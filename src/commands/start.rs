@@ -75,7 +75,7 @@ pub fn start(c: &Container) -> Result<()> {
     }
     std::fs::remove_file(c.fifo()).context("remove exec fifo")?;
     hooks::run_warn_spec(
-        c.saved.hooks.as_ref(),
+        c.saved.config.hooks().as_ref(),
         Kind::Poststart,
         &c.hook_state("running"),
     );
