@@ -1,15 +1,18 @@
 # keel's everyday commands. demo, test and bench need root (see README.md, "Set up").
 CARGO ?= cargo
-KEEL := target/release/keel
+# .cargo/config.toml builds for the host triple (a static keel), so artifacts are under target/<triple>/.
+TRIPLE := $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p')
+KEEL := target/$(TRIPLE)/release/keel
+PROBE := target/probe/$(TRIPLE)/release/keel-probe
 PROBE_MANIFEST := integration/probe/Cargo.toml
 
 .PHONY: build probe demo test test-clients test-cgroupv2 lint bench conformance fuzz
 
-# target/release/keel
+# $(KEEL): one static executable
 build:
 	$(CARGO) build --release
 
-# target/probe/release/keel-probe: the static program the integration tests run in containers
+# $(PROBE): the static program the integration tests run in containers
 probe:
 	integration/probe/build.sh
 
@@ -37,7 +40,7 @@ test: probe
 # its serial console (about 35 s with software emulation). Needs qemu-system-x86 and
 # linux-image-amd64.
 test-cgroupv2: build probe
-	integration/cgroupv2/run.sh $(KEEL) target/probe/release/keel-probe
+	integration/cgroupv2/run.sh $(KEEL) $(PROBE)
 
 # The OCI runtime-spec requirement by requirement (conformance/requirements.tsv) against keel (debug
 # build) and runc; prints `requirement | keel | runc | note` and fails when keel fails one that
@@ -50,7 +53,7 @@ conformance:
 # containerd + ctr, podman and dockerd driving keel, each isolated in a temp dir; every step
 # checked, nothing left behind (clients/run.sh; KEEP=1 keeps the logs). Needs the packages of .ci/run.
 test-clients: build
-	clients/run.sh
+	KEEL=$(KEEL) clients/run.sh
 
 lint:
 	$(CARGO) fmt --check
@@ -63,7 +66,7 @@ endif
 
 # keel against runc, crun and an unshare floor; writes build/bench.json. BENCH_N=30 by default.
 bench: build
-	python3 scripts/bench.py
+	KEEL=$(KEEL) python3 scripts/bench.py
 
 # Fuzz config.json loading and validation for FUZZ_SECONDS (default 60) with cargo-fuzz (nightly
 # toolchain; `cargo install cargo-fuzz`). A crash or a panic fails the target.

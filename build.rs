@@ -9,5 +9,8 @@ fn main() {
         .map(|s| s.trim().to_string())
         .unwrap_or_else(|| "unknown".to_string());
     println!("cargo:rustc-env=KEEL_COMMIT={commit}");
+    // The target triple, for the tests to find the probe (target/probe/<triple>/release).
+    let target = std::env::var("TARGET").unwrap_or_default();
+    println!("cargo:rustc-env=KEEL_TARGET={target}");
     println!("cargo:rerun-if-changed=.git/HEAD");
 }

@@ -1,7 +1,7 @@
 # Shared helpers for the client tests (clients/*.sh). Source this file; it needs bash.
 #
 # Environment:
-#   KEEL     the runtime under test (default: target/release/keel of this checkout). Any
+#   KEEL     the runtime under test (default: target/<host triple>/release/keel of this checkout). Any
 #            runc-compatible binary works: KEEL=/usr/sbin/runc checks the tests themselves.
 #   WORK     this client's temp dir (made by run.sh; removed at the end unless KEEP=1)
 #   IMAGES   the busybox rootfs + image tarballs, shared by the three clients (run.sh)

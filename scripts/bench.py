@@ -36,7 +36,7 @@ And MEM_ROUNDS (N/3, at least 3) times after one warm-up round, rotating, for me
 Prints a table of medians with keel/runc and keel/crun ratios; writes it, with every
 sample, to build/bench.json. Exits non-zero if keel (or any runtime present) fails.
 Needs root. Every bundle's cgroupsPath is under /keel-bench/, removed at the end.
-Environment: BENCH_N, BENCH_CONC_REPS, KEEL (default target/release/keel), RUNC, CRUN
+Environment: BENCH_N, BENCH_CONC_REPS, KEEL (default target/<host triple>/release/keel), RUNC, CRUN
 (default: on PATH).
 """
 
@@ -92,6 +92,12 @@ class Runtime:
         cid = f"kb-{os.getpid()}-{self.name}-{kind}-{len(self.ids)}"
         self.ids.append(cid)
         return cid
+
+
+def host_triple():
+    """The rustc host triple: .cargo/config.toml builds keel under target/<triple>/."""
+    out = subprocess.run(["rustc", "-vV"], capture_output=True, text=True, check=True).stdout
+    return next(l.split(": ", 1)[1] for l in out.splitlines() if l.startswith("host: "))
 
 
 def spawn(argv, mntns=None):
@@ -393,7 +399,7 @@ def version(path):
 def find_runtimes(state_dir):
     """The runtimes to measure. A missing runc or crun is skipped loudly; a missing keel fails."""
     found, missing = [], []
-    keel = os.environ.get("KEEL", os.path.join(REPO, "target/release/keel"))
+    keel = os.environ.get("KEEL") or os.path.join(REPO, "target", host_triple(), "release/keel")
     for name, path in (
         ("keel", keel if os.access(keel, os.X_OK) else None),
         ("runc", shutil.which(os.environ.get("RUNC", "runc"))),

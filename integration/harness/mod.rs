@@ -46,7 +46,10 @@ extern "C" {
 fn probe_path() -> PathBuf {
     let p = match std::env::var_os("KEEL_PROBE") {
         Some(p) => PathBuf::from(p),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("target/probe/release/keel-probe"),
+        None => Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("target/probe")
+            .join(env!("KEEL_TARGET"))
+            .join("release/keel-probe"),
     };
     assert!(
         p.is_file(),

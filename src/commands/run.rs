@@ -24,6 +24,7 @@ const FORWARDED: [Signal; 8] = [
 ];
 
 pub fn run(root: &Path, id: &str, args: &CreateArgs, detach: bool, keep: bool) -> Result<i32> {
+    let mut phases = crate::log::Phases::start("run");
     let set = forwarded_signals(detach)?;
     let created = crate::spawn::create(root, id, args, detach)?;
     let c = &created.container;
@@ -44,13 +45,18 @@ pub fn run(root: &Path, id: &str, args: &CreateArgs, detach: bool, keep: bool) -
             return Err(e);
         }
     };
+    phases.mark("create+start");
     if detach {
+        phases.log();
         return Ok(0);
     }
     let code = wait_for(c.saved.pid, &set, master)?;
+    phases.mark("wait for init");
     if !keep {
         crate::commands::delete::destroy(c)?;
+        phases.mark("delete");
     }
+    phases.log();
     Ok(code)
 }
 
