@@ -78,8 +78,11 @@ fn early() -> Result<()> {
 
 fn exec_recipe(p: &ProcessPlan, f: &ExecFds) -> Result<Infallible> {
     early()?;
-    // sync 1: the parent has put us in the container's cgroup.
+    // Joined while keel is busy with the rest; a failure is reported once keel listens.
+    let entered = f.cgroup.enter_v1();
+    // sync 1: the process is in the container's cgroup2 directory too.
     f.chan.expect(|m| *m == Msg::Go, "Go")?;
+    entered?;
     namespaces::join_in_child(&f.joins, false)?;
     nix::unistd::setsid().context("setsid")?;
     if let Some(console) = &f.console {
@@ -175,9 +178,13 @@ fn recipe(p: &Plan, f: &ChildFds) -> Result<Infallible> {
     let proc = p.proc.process;
 
     early()?;
+    // The v1 cgroups (cgroups::Entry), joined while keel writes the id maps; a failure is
+    // reported once keel listens.
+    let entered = f.cgroup.enter_v1();
 
-    // sync 1: the parent has written the id maps and put us in the cgroup.
+    // sync 1: the parent has written the id maps; we are in the container's cgroup2 directory.
     f.chan.expect(|m| *m == Msg::Go, "Go")?;
+    entered?;
     if p.ns.in_user() {
         // Become the mapped root of the (new or joined) user namespace.
         let root_g = nix::unistd::Gid::from_raw(0);

@@ -84,6 +84,7 @@ impl<'a> ProcessPlan<'a> {
 /// The fds init inherits (all close-on-exec, numbered above the preserved range).
 pub struct ChildFds {
     pub chan: Channel,
+    pub cgroup: cgroups::Entry,
     pub fifo: OwnedFd,
     pub proc: OwnedFd,
     pub console: Option<OwnedFd>,
@@ -277,21 +278,24 @@ pub fn create(root: &Path, id: &str, args: &CreateArgs, will_detach: bool) -> Re
     undo.cgroup = made;
     container.saved.cgroup = undo.cgroup.clone();
     plan.cgroup_sources = undo.cgroup.sources();
+    let entry = undo.cgroup.entry(min_fd)?;
     let (chan, child_chan) = Channel::pair()?;
     let child_chan = Channel::from_fd(above(child_chan.into_fd())?);
 
     phases.mark("state+fifo+cgroup");
-    let forked = clone_init(&plan.ns, &joins, &chan, &child_chan);
-    if let Ok(sys::Forked::Parent { pid, .. }) = &forked {
+    let forked = clone_init(&plan.ns, &joins, &entry, &chan, &child_chan);
+    if let Ok((sys::Forked::Parent { pid, .. }, _)) = &forked {
         undo.child = Some((*pid, None));
     }
-    let (pid, pidfd) = match forked.context("clone init into its namespaces")? {
+    let (forked, in_v2) = forked.context("clone init into its namespaces")?;
+    let (pid, pidfd) = match forked {
         sys::Forked::Child => {
             drop(chan);
             init::run(
                 &plan,
                 ChildFds {
                     chan: child_chan,
+                    cgroup: entry,
                     fifo,
                     proc,
                     console,
@@ -305,9 +309,13 @@ pub fn create(root: &Path, id: &str, args: &CreateArgs, will_detach: bool) -> Re
     drop(child_chan);
     drop(console);
 
+    // Meanwhile init joins the v1 hierarchies itself (cgroups::Entry).
     namespaces::write_id_maps(&plan.ns, pid)?;
     process::write_oom_score_adj(process, pid)?;
-    undo.cgroup.join(pid)?;
+    if !in_v2 {
+        entry.join_v2(pid)?;
+    }
+    drop(entry);
 
     let (pid_start, _) = state::proc_start(pid)
         .ok_or_else(|| Error::msg("container init exited before it was set up"))?;
@@ -431,14 +439,15 @@ fn drive_init(
 fn clone_init(
     ns: &NsPlan,
     joins: &JoinFds,
+    entry: &cgroups::Entry,
     chan: &Channel,
     child_chan: &Channel,
-) -> Result<sys::Forked> {
+) -> Result<(sys::Forked, bool)> {
     let Some(user) = namespaces::user_join(joins) else {
         let restore = namespaces::enter_for_clone(ns, joins)?;
-        let forked = sys::clone_fork(ns.clone_flags);
-        if matches!(forked, Ok(sys::Forked::Child)) {
-            return Ok(sys::Forked::Child);
+        let forked = clone_entering(ns.clone_flags, entry);
+        if matches!(forked, Ok((sys::Forked::Child, _))) {
+            return forked.context("clone");
         }
         // Only the parent goes back to its own pid/time namespaces; init stays where it is.
         let restored = namespaces::restore_parent(restore);
@@ -446,7 +455,10 @@ fn clone_init(
         restored?;
         return Ok(forked);
     };
-    match sys::clone_fork(0).context("clone the user-namespace joiner")? {
+    // The joiner is born in the cgroup2 directory (init, its child, then is too); init joins
+    // the v1 hierarchies itself, as always.
+    let (forked, in_v2) = clone_entering(0, entry).context("clone the user-namespace joiner")?;
+    match forked {
         sys::Forked::Child => {
             let r = namespaces::join_user(user)
                 .and_then(|_| namespaces::enter_for_clone(ns, joins))
@@ -455,7 +467,7 @@ fn clone_init(
                         .context("clone init with CLONE_PARENT")
                 });
             match r {
-                Ok(sys::Forked::Child) => Ok(sys::Forked::Child),
+                Ok(sys::Forked::Child) => Ok((sys::Forked::Child, in_v2)),
                 Ok(sys::Forked::Parent { pid, .. }) => {
                     let code = i32::from(child_chan.send(&Msg::Child(pid)).is_err());
                     sys::exit_now(code)
@@ -469,15 +481,30 @@ fn clone_init(
         sys::Forked::Parent { pid: joiner, .. } => {
             let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(joiner), None);
             match chan.recv()? {
-                Some(Msg::Child(pid)) => Ok(sys::Forked::Parent {
-                    pid,
-                    pidfd: sys::pidfd_open(pid).ok(),
-                }),
+                Some(Msg::Child(pid)) => Ok((
+                    sys::Forked::Parent {
+                        pid,
+                        pidfd: sys::pidfd_open(pid).ok(),
+                    },
+                    in_v2,
+                )),
                 Some(Msg::Error(e)) => Err(Error::msg(e)),
                 other => bail!("protocol error: expected init's pid, got {other:?}"),
             }
         }
     }
+}
+
+/// clone_fork with the child born in the container's cgroup2 directory (cgroups::Entry), or
+/// plainly when clone3 refuses that (an older kernel; or a cgroup that refuses the process, which
+/// the cgroup.procs write then reports). Also says whether the child is in the v2 cgroup.
+fn clone_entering(flags: u64, entry: &cgroups::Entry) -> nix::Result<(sys::Forked, bool)> {
+    if let Some((_, dir)) = &entry.v2 {
+        if let Ok(forked) = sys::clone_fork_into(flags, Some(dir.as_fd())) {
+            return Ok((forked, true));
+        }
+    }
+    sys::clone_fork(flags).map(|f| (f, entry.v2.is_none()))
 }
 
 /// Atomically, like runc: a temp file in the same directory, then rename.
@@ -499,6 +526,7 @@ fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
 /// The fds the exec'd child inherits.
 pub struct ExecFds {
     pub chan: Channel,
+    pub cgroup: cgroups::Entry,
     pub console: Option<OwnedFd>,
     pub joins: JoinFds,
 }
@@ -561,6 +589,7 @@ pub fn exec(
     if !c.init_alive() {
         bail!("{}", state::NOT_RUNNING);
     }
+    let entry = c.saved.cgroup.entry_sub(cgroup_subs, min_fd)?;
     let (chan, child_chan) = Channel::pair()?;
     let child_chan = Channel::from_fd(above(child_chan.into_fd())?);
     let mut undo = Undo {
@@ -569,21 +598,23 @@ pub fn exec(
         child: None,
     };
     let restore = namespaces::enter_for_clone(&ns, &joins)?;
-    let forked = sys::clone_fork(0);
-    if !matches!(forked, Ok(sys::Forked::Child)) {
+    let forked = clone_entering(0, &entry);
+    if !matches!(forked, Ok((sys::Forked::Child, _))) {
         let restored = namespaces::restore_parent(restore);
-        if let Ok(sys::Forked::Parent { pid, .. }) = &forked {
+        if let Ok((sys::Forked::Parent { pid, .. }, _)) = &forked {
             undo.child = Some((*pid, None));
         }
         restored?;
     }
-    let (pid, pidfd) = match forked.context("clone the exec process")? {
+    let (forked, in_v2) = forked.context("clone the exec process")?;
+    let (pid, pidfd) = match forked {
         sys::Forked::Child => {
             drop(chan);
             init::run_exec(
                 &plan,
                 ExecFds {
                     chan: child_chan,
+                    cgroup: entry,
                     console,
                     joins,
                 },
@@ -594,7 +625,10 @@ pub fn exec(
     undo.child = Some((pid, pidfd));
     drop(child_chan);
     drop(console);
-    c.saved.cgroup.join_sub(pid, cgroup_subs)?;
+    if !in_v2 {
+        entry.join_v2(pid)?;
+    }
+    drop(entry);
     chan.send(&Msg::Go)?;
     loop {
         match chan.recv()? {

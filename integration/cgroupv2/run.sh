@@ -42,7 +42,8 @@ for a in $("$busybox" --list); do [ -e "$root/bin/$a" ] || ln -s busybox "$root/
 # keel and runc (when installed) with their shared libraries
 copy_bin() {
 	cp "$1" "$root/bin/$2"
-	ldd "$1" | grep -o '/[^ ]*' | while read -r lib; do
+	# (keel is static: ldd then says "not a dynamic executable" and fails)
+	{ ldd "$1" || true; } | { grep -o '/[^ ]*' || true; } | while read -r lib; do
 		mkdir -p "$root$(dirname "$lib")"
 		cp -L "$lib" "$root$lib"
 	done
