@@ -35,7 +35,8 @@ And MEM_ROUNDS (N/3, at least 3) times after one warm-up round, rotating, for me
 
 Prints a table of medians with keel/runc and keel/crun ratios; writes it, with every
 sample, to build/bench.json. Exits non-zero if keel (or any runtime present) fails.
-Needs root. Every bundle's cgroupsPath is under /keel-bench/, removed at the end.
+Needs root. Every bundle's cgroupsPath is under /keel-bench/, made beforehand in every
+hierarchy (make_cgroup_parent says why) and removed at the end.
 Environment: BENCH_N, BENCH_CONC_REPS, KEEL (default target/<host triple>/release/keel), RUNC, CRUN
 (default: on PATH).
 """
@@ -434,6 +435,25 @@ def make_bundles(rt):
         rt.bundles["conc"].append(bundle)
 
 
+def make_cgroup_parent():
+    """Make CGROUP_PARENT in every cgroup hierarchy before measuring, as /docker, /kubepods or
+    machine.slice exist before any container in use. A runtime makes a missing parent itself,
+    but runc and crun then leave it in place while keel removes one it made once it is empty:
+    without this, keel alone would make and remove 10 cgroups more on every run here."""
+    with open("/proc/self/mounts") as f:
+        mounts = [l.split() for l in f]
+    for _, mnt, fstype, opts, *_ in mounts:
+        if fstype not in ("cgroup", "cgroup2"):
+            continue
+        top = mnt + CGROUP_PARENT
+        os.makedirs(top, exist_ok=True)
+        if fstype == "cgroup" and "cpuset" in opts.split(","):
+            # A new v1 cpuset starts empty and refuses tasks (and children copy it).
+            for name in ("cpuset.cpus", "cpuset.mems"):
+                with open(os.path.join(mnt, name)) as src, open(os.path.join(top, name), "w") as dst:
+                    dst.write(src.read())
+
+
 def write_bundle(rt, bundle, kind, cgroups_path):
     """A bundle at `bundle` running what rt.bundles[kind] runs, on its rootfs (by absolute
     path), with another cgroupsPath. Only writes config.json: no mkbundle.sh per bundle."""
@@ -582,6 +602,7 @@ def main():
     global MEMORY_FILES
     MEMORY_FILES = memory_files()
     build_spawn()
+    make_cgroup_parent()
     state_dir = tempfile.mkdtemp(prefix="keel-bench-", dir="/run")
     runtimes, missing = find_runtimes(state_dir)
     results = {}
