@@ -33,7 +33,11 @@ And MEM_ROUNDS (N/3, at least 3) times after one warm-up round, rotating, for me
              round at once), the sum of memory.stat's counters (memory_breakdown says why);
              all in KiB; then kill, wait for "stopped", delete.
 
-Prints a table of medians with keel/runc and keel/crun ratios; writes it, with every
+keel-ro is the same keel binary run through a read-only bind mount of it, where keel skips
+its CVE-2019-5736 re-execution (as when installed on a read-only filesystem): the difference
+between the keel and keel-ro columns is what that protection costs.
+
+Prints a table of medians with keel/runc, keel/crun, keel/floor and keel-ro/floor ratios; writes it, with every
 sample, to build/bench.json. Exits non-zero if keel (or any runtime present) fails.
 Needs root. Every bundle's cgroupsPath is under /keel-bench/, made beforehand in every
 hierarchy (make_cgroup_parent says why) and removed at the end.
@@ -63,6 +67,7 @@ MEM_ROUNDS = max(3, N // 3)
 STATS_SETTLE_S = 2.5  # the kernel flushes memory cgroup statistics every 2 s (memory_breakdown)
 TIMEOUT_S = 30
 CGROUP_PARENT = "/keel-bench"
+RO_MOUNTS = []  # the read-only bind mounts of keel's binary (keel-ro), unmounted at the end
 SPAWN = os.path.join(REPO, "build/bench/spawn")
 FLOOR = ["unshare", "--fork", "--pid", "--mount", "--uts", "--ipc", "--net", "--mount-proc", "true"]
 PR_SET_CHILD_SUBREAPER = 36
@@ -413,6 +418,18 @@ def find_runtimes(state_dir):
         root = os.path.join(state_dir, name)
         os.mkdir(root, 0o700)
         found.append(Runtime(name, os.path.realpath(path), root))
+        if name == "keel":
+            # The same binary seen through a read-only bind mount: keel then skips its
+            # CVE-2019-5736 re-execution (README, "Performance"), as it would when installed on
+            # a read-only filesystem. Shows what that protection costs.
+            ro = os.path.join(state_dir, "keel-ro.bin")
+            open(ro, "w").close()
+            subprocess.run(["mount", "--bind", os.path.realpath(path), ro], check=True)
+            RO_MOUNTS.append(ro)
+            subprocess.run(["mount", "-o", "remount,bind,ro", ro], check=True)
+            root = os.path.join(state_dir, "keel-ro")
+            os.mkdir(root, 0o700)
+            found.append(Runtime("keel-ro", ro, root))
     return found, missing
 
 
@@ -535,7 +552,7 @@ def measure(name, fn, runtimes, results, rounds=None, warmup=WARMUP, finish=None
 
 
 def cleanup(runtimes, state_dir):
-    """Delete every container we may have left, then our cgroups and state directories."""
+    """Delete every container we may have left, then our cgroups, mounts and state directories."""
     def attempt(rt, *args):
         try:
             spawn(rt.argv(*args), rt.mntns)
@@ -553,6 +570,8 @@ def cleanup(runtimes, state_dir):
         if left:
             print(f"*** cleanup: {rt.name} still has state for {left} in {rt.root}", file=sys.stderr)
     subprocess.run([os.path.join(REPO, "scripts/rmcgroups.sh"), CGROUP_PARENT])
+    for ro in RO_MOUNTS:
+        subprocess.run(["umount", ro])
     shutil.rmtree(state_dir, ignore_errors=True)
 
 
@@ -576,20 +595,27 @@ def print_table(results, names, sizes):
                 rows.append((bench, label, vals))
     rows.append(("binary", "size KiB", {n: s / 1024 for n, s in sizes.items()}))
 
-    def ratio(vals, other):
-        return vals["keel"] / vals[other] if "keel" in vals and vals.get(other) else None
+    def ratio(vals, other, rt="keel"):
+        return vals[rt] / vals[other] if rt in vals and vals.get(other) else None
 
     def cell(v, width, digits):
         return f"{'-':>{width}}" if v is None else f"{v:>{width}.{digits}f}"
 
-    head = f"{'':10} {'':13}" + "".join(f"{n:>10}" for n in names) + f"{'keel/runc':>11}{'keel/crun':>11}"
+    head = (f"{'':10} {'':13}" + "".join(f"{n:>10}" for n in names)
+            + f"{'keel/runc':>11}{'keel/crun':>11}{'keel/floor':>11}{'ro/floor':>10}")
     print(head)
     print("-" * len(head))
     for bench, label, vals in rows:
         cells = "".join(cell(vals.get(n), 10, 1) for n in names)
-        print(f"{bench:10} {label:13}{cells}{cell(ratio(vals, 'runc'), 11, 2)}{cell(ratio(vals, 'crun'), 11, 2)}")
+        print(f"{bench:10} {label:13}{cells}{cell(ratio(vals, 'runc'), 11, 2)}{cell(ratio(vals, 'crun'), 11, 2)}"
+              f"{cell(ratio(vals, 'floor'), 11, 2)}{cell(ratio(vals, 'floor', 'keel-ro'), 10, 2)}")
     return {
-        f"{bench} {label}": {"keel/runc": ratio(vals, "runc"), "keel/crun": ratio(vals, "crun")}
+        f"{bench} {label}": {
+            "keel/runc": ratio(vals, "runc"),
+            "keel/crun": ratio(vals, "crun"),
+            "keel/floor": ratio(vals, "floor"),
+            "keel-ro/floor": ratio(vals, "floor", "keel-ro"),
+        }
         for bench, label, vals in rows
     }
 
@@ -637,7 +663,8 @@ def main():
     finally:
         cleanup(runtimes, state_dir)
 
-    sizes = {rt.name: os.path.getsize(rt.path) for rt in runtimes}
+    # keel-ro's binary is keel's (and its mount is gone by now).
+    sizes = {rt.name: os.path.getsize(rt.path) for rt in runtimes if rt.name != "keel-ro"}
     print(f"\nmedians of N={N} (after {WARMUP} warm-up rounds), interleaved; "
           f"cpu = user+sys incl. waited-for children\n"
           f"concurrent: {CONC_TOTAL} `run`s of /bin/true, {CONC_JOBS} at a time: total wall, summed cpu; "
@@ -648,6 +675,10 @@ def main():
           f"per-CPU batches of 64 pages\n")
     ratios = print_table(results, [rt.name for rt in runtimes] + ["floor"], sizes)
     for rt in runtimes:
+        if rt.name == "keel-ro":
+            print("  keel-ro: keel through a read-only bind mount of its binary: no CVE-2019-5736 re-execution"
+                  + (" (FAILED)" if rt.error else ""))
+            continue
         print("  " + " ".join(filter(None, (f"{rt.name}:", rt.path, version(rt.path), rt.error and "(FAILED)"))))
     print(f"  floor: {' '.join(FLOOR)}")
     if any(rt.mntns is not None for rt in runtimes):
