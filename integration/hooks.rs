@@ -316,6 +316,37 @@ fn failing_prestart_hook_fails_create() {
     t.runc.create(&b).fails_with("error running hook");
 }
 
+/// Hooks whose output or stdin outgrow a pipe (64 KiB) neither hang keel nor lose the output:
+/// one writes 110 KB then fails, one never reads a state of over 200 KB and succeeds.
+#[test]
+fn hooks_with_large_output_or_unread_stdin() {
+    let t = Test::new("hooks-large");
+    let b = single_hook_bundle(
+        &t,
+        "prestart",
+        json!({"path": "/bin/sh", "args": ["sh", "-c", "yes 0123456789 | head -n 10000; echo hook-stderr-text >&2; exit 3"]}),
+    );
+    let out = t.rt.create(&b);
+    out.fails_with("error running hook");
+    assert!(
+        out.stderr.contains("exit status 3") && out.stderr.contains("hook-stderr-text"),
+        "error lacks the hook's status or stderr:\n{}",
+        &out.stderr[out.stderr.len().saturating_sub(300)..]
+    );
+    assert_nothing_left(&t.rt.root, &b.id, &b.dir);
+
+    // (with the largest timeout the config can hold: no deadline in practice, no overflow)
+    let mut b = single_hook_bundle(
+        &t,
+        "createRuntime",
+        json!({"path": "/bin/true", "args": ["true"], "timeout": i64::MAX}),
+    );
+    b.set("/annotations", json!({"big": "x".repeat(200_000)}));
+    t.rt.create(&b).ok();
+    t.rt.delete_force(&b.id).ok();
+    assert_nothing_left(&t.rt.root, &b.id, &b.dir);
+}
+
 #[test]
 fn failing_create_runtime_hook_fails_run() {
     let t = Test::new("hooks-fail-cr");

@@ -5,16 +5,16 @@
 //! ```text
 //!  keel create (parent)                          init (cloned child)
 //!  ----------------------------------------------------------------------------------------
-//!  clone3 into new namespaces  ---------------->  (blocked in recv)
+//!  clone3 into new namespaces and the  -------->  join the v1 cgroups (cgroups::Entry),
+//!  cgroup2 directory                              then wait in recv
 //!    (user namespace by path: clone an intermediate that joins it, clones init with
 //!     CLONE_PARENT into the new namespaces, sends Child(pid) and exits)
-//!  write uid_map/gid_map, oom_score_adj,
-//!  join the cgroup
+//!  write uid_map/gid_map, oom_score_adj
 //!  send Go  ----------------------------------->  setns by path, unshare cgroupns, keyring,
 //!                                                 mounts[], /dev
 //!                        (only with hooks)  <---  send MountsDone
 //!  run prestart + createRuntime hooks
-//!  send HooksDone(state JSON)  ---------------->  createContainer hooks, pivot_root, sysctl,
+//!  send HooksDone  ---------------------------->  createContainer hooks, pivot_root, sysctl,
 //!                                                 console, masked/readonly paths, rlimits,
 //!                                                 user, caps, cwd, look up args[0]; load the
 //!                                                 seccomp filter (before the caps, or last
@@ -43,7 +43,7 @@ pub enum Msg {
     Child(i32),
     Go,
     MountsDone,
-    HooksDone(String),
+    HooksDone,
     Ready,
     Error(String),
     /// Carries the seccomp listener fd (SCMP_ACT_NOTIFY), for the agent at listenerPath.
@@ -134,6 +134,9 @@ impl Channel {
                             "receive from init channel: control data truncated",
                         ));
                     }
+                    if msg.flags.contains(MsgFlags::MSG_TRUNC) {
+                        return Err(Error::msg("receive from init channel: message truncated"));
+                    }
                     break (msg.bytes, fd);
                 }
             }
@@ -175,8 +178,8 @@ mod tests {
         let (a, b) = Channel::pair()
             .map_err(|e| e.to_string())
             .unwrap_or_else(|e| panic!("{e}"));
-        assert!(a.send(&Msg::HooksDone("{}".into())).is_ok());
-        assert_eq!(b.recv().ok().flatten(), Some(Msg::HooksDone("{}".into())));
+        assert!(a.send(&Msg::Error("{}".into())).is_ok());
+        assert_eq!(b.recv().ok().flatten(), Some(Msg::Error("{}".into())));
         assert!(a.send(&Msg::Error("mounts[0]: boom".into())).is_ok());
         let e = b
             .expect(|m| *m == Msg::Go, "Go")

@@ -6,8 +6,10 @@
 
 use crate::bail;
 use crate::error::{Context, Error, Result};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use oci_spec::runtime::{Hook, Hooks, Spec};
-use std::io::Write;
+use std::io::{Read, Seek, Write};
+use std::os::fd::AsFd;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -103,6 +105,24 @@ pub fn run_warn_spec(hooks: Option<&Hooks>, kind: Kind, state_json: &str) {
     }
 }
 
+/// An anonymous file (memfd, close-on-exec) holding `content`, positioned at its start.
+fn memfile(content: &[u8]) -> Result<std::fs::File> {
+    use nix::sys::memfd::{memfd_create, MemFdCreateFlag};
+    let mut f = std::fs::File::from(
+        memfd_create(c"keel-hook", MemFdCreateFlag::MFD_CLOEXEC).context("memfd_create")?,
+    );
+    f.write_all(content).context("write hook stdin")?;
+    f.rewind().context("rewind hook stdin")?;
+    Ok(f)
+}
+
+/// What a hook wrote to `f`, trimmed ("" when it cannot be read).
+fn read_all(mut f: std::fs::File) -> String {
+    let mut buf = Vec::new();
+    let _ = f.rewind().and_then(|_| f.read_to_end(&mut buf));
+    String::from_utf8_lossy(&buf).trim().to_string()
+}
+
 fn run_one(h: &Hook, state_json: &str) -> Result<()> {
     let mut cmd = Command::new(h.path());
     let args = h.args().as_deref().unwrap_or_default();
@@ -115,40 +135,46 @@ fn run_one(h: &Hook, state_json: &str) -> Result<()> {
             cmd.env(k, v);
         }
     }
-    cmd.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    // Files, not pipes: keel reads the hook's output only once it has exited, and is
+    // single-threaded, so a hook that wrote more than a pipe holds, or never read a large state
+    // from its stdin, would block both sides for good.
+    let stdin = memfile(state_json.as_bytes())?;
+    let (stdout, stderr) = (memfile(b"")?, memfile(b"")?);
+    cmd.stdin(Stdio::from(stdin))
+        .stdout(Stdio::from(stdout.try_clone().context("dup hook stdout")?))
+        .stderr(Stdio::from(stderr.try_clone().context("dup hook stderr")?));
     let mut child = cmd.spawn().context("start hook")?;
-    if let Some(mut stdin) = child.stdin.take() {
-        // A hook that does not read its stdin is fine (EPIPE is ignored).
-        let _ = stdin.write_all(state_json.as_bytes());
-    }
-    let status = match h.timeout() {
+    drop(cmd);
+    // A timeout too large for the clock means none.
+    let deadline = h
+        .timeout()
+        .and_then(|secs| Instant::now().checked_add(Duration::from_secs(secs as u64)));
+    let status = match deadline {
         None => child.wait()?,
-        Some(secs) => {
-            let deadline = Instant::now() + Duration::from_secs(secs as u64);
+        Some(deadline) => {
+            let pidfd = crate::sys::pidfd_open(child.id() as i32).context("pidfd_open hook")?;
             loop {
-                if let Some(st) = child.try_wait()? {
-                    break st;
+                let left = deadline.saturating_duration_since(Instant::now());
+                let wait = PollTimeout::try_from(left).unwrap_or(PollTimeout::MAX);
+                match poll(&mut [PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)], wait) {
+                    Err(nix::errno::Errno::EINTR) => continue,
+                    Err(e) => return Err(Error::from(e).context("wait for hook")),
+                    Ok(0) if left.is_zero() => {
+                        let _ = child.kill();
+                        let _ = child.wait();
+                        bail!(
+                            "hook ran past specified timeout of {}.0s",
+                            h.timeout().unwrap_or_default()
+                        );
+                    }
+                    Ok(0) => continue,
+                    Ok(_) => break child.wait()?,
                 }
-                if Instant::now() >= deadline {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    bail!("hook ran past specified timeout of {secs}.0s");
-                }
-                std::thread::sleep(Duration::from_millis(2));
             }
         }
     };
     if !status.success() {
-        let out = child.wait_with_output().ok();
-        let text = |b: Option<&Vec<u8>>| {
-            String::from_utf8_lossy(b.map(|v| v.as_slice()).unwrap_or_default())
-                .trim()
-                .to_string()
-        };
-        let stderr = text(out.as_ref().map(|o| &o.stderr));
-        let stdout = text(out.as_ref().map(|o| &o.stdout));
+        let (stdout, stderr) = (read_all(stdout), read_all(stderr));
         // Go's wording ("exit status 3", "signal: killed"), which callers may match on.
         let how = match (
             status.code(),

@@ -27,14 +27,14 @@ use std::io::Write;
 use std::os::fd::AsRawFd;
 
 /// Never returns: runs the recipe, reports a failure to the parent, and `_exit`s.
-pub fn run(plan: &Plan, fds: ChildFds) -> ! {
-    finish(recipe(plan, &fds), &fds.chan)
+pub fn run(plan: &Plan, mut fds: ChildFds) -> ! {
+    finish(recipe(plan, &mut fds), &fds.chan)
 }
 
 /// The exec'd process: the same ending as init, without the rootfs work (it joins the
 /// container's namespaces instead).
-pub fn run_exec(plan: &ProcessPlan, fds: ExecFds) -> ! {
-    finish(exec_recipe(plan, &fds), &fds.chan)
+pub fn run_exec(plan: &ProcessPlan, mut fds: ExecFds) -> ! {
+    finish(exec_recipe(plan, &mut fds), &fds.chan)
 }
 
 fn finish(r: Result<Infallible>, chan: &crate::channel::Channel) -> ! {
@@ -76,7 +76,7 @@ fn early() -> Result<()> {
     Ok(())
 }
 
-fn exec_recipe(p: &ProcessPlan, f: &ExecFds) -> Result<Infallible> {
+fn exec_recipe(p: &ProcessPlan, f: &mut ExecFds) -> Result<Infallible> {
     early()?;
     // Joined while keel is busy with the rest; a failure is reported once keel listens.
     let entered = f.cgroup.enter_v1();
@@ -97,8 +97,9 @@ fn exec_recipe(p: &ProcessPlan, f: &ExecFds) -> Result<Infallible> {
 
 /// The hook state as hooks in the container's namespaces get it: the pid as seen there
 /// (runtime-spec; runc does the same).
-fn container_view(state_json: &str, status: &str) -> String {
-    crate::state::with_status_pid(state_json, status, nix::unistd::getpid().as_raw())
+fn container_view(p: &Plan, status: &str) -> String {
+    let pid = nix::unistd::getpid().as_raw();
+    crate::state::hook_state(p.spec, p.id, &p.bundle.dir, status, pid)
 }
 
 /// From the container's view of the world to the process about to execve: security settings,
@@ -173,7 +174,7 @@ fn seccomp_last(p: &ProcessPlan, chan: &crate::channel::Channel) -> Result<()> {
     Ok(())
 }
 
-fn recipe(p: &Plan, f: &ChildFds) -> Result<Infallible> {
+fn recipe(p: &Plan, f: &mut ChildFds) -> Result<Infallible> {
     let spec = p.spec;
     let proc = p.proc.process;
 
@@ -230,20 +231,10 @@ fn recipe(p: &Plan, f: &ChildFds) -> Result<Infallible> {
 
     // sync 2: prestart and createRuntime hooks run in the parent; createContainer runs here, in
     // the container's namespaces, before pivot_root.
-    let mut hook_state = String::new();
     if p.hook_sync {
         f.chan.send(&Msg::MountsDone)?;
-        if let Msg::HooksDone(st) = f
-            .chan
-            .expect(|m| matches!(m, Msg::HooksDone(_)), "HooksDone")?
-        {
-            hook_state = st;
-        }
-        hooks::run(
-            spec,
-            Kind::CreateContainer,
-            &container_view(&hook_state, "creating"),
-        )?;
+        f.chan.expect(|m| *m == Msg::HooksDone, "HooksDone")?;
+        hooks::run(spec, Kind::CreateContainer, &container_view(p, "creating"))?;
     }
 
     if p.no_pivot {
@@ -285,12 +276,8 @@ fn recipe(p: &Plan, f: &ChildFds) -> Result<Infallible> {
     // `start` is waiting on the other end. A failing startContainer hook closes the fifo
     // without the byte (start fails); otherwise the byte goes first and the fd, close-on-exec,
     // closes at the execve itself, which tells `start` the process has been executed.
-    if !hook_state.is_empty() {
-        hooks::run(
-            spec,
-            Kind::StartContainer,
-            &container_view(&hook_state, "created"),
-        )?;
+    if p.hook_sync {
+        hooks::run(spec, Kind::StartContainer, &container_view(p, "created"))?;
     }
     if let Some(fin) = proc
         .exec_cpu_affinity()

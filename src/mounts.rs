@@ -277,13 +277,13 @@ fn apply_inner(p: &MountPlan, ctx: &Ctx) -> Result<()> {
         .with_context(|| format!("mount {} to {}", p.source.display(), p.dest.display()))?;
         let extra = p.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
         if !extra.is_empty() {
-            remount_bind(&dest, extra, p.cleared, ctx.userns)
+            remount_bind(pin(ctx, p)?.path(), extra, p.cleared, ctx.userns)
                 .with_context(|| format!("remount {}", p.dest.display()))?;
         }
     } else if p.typ == "cgroup" || p.typ == "cgroup2" {
         create_mountpoint(&dest, true)?;
         let target = pin(ctx, p)?;
-        mount_cgroup(p, target.path(), &dest, ctx)?;
+        mount_cgroup(p, target.path(), ctx)?;
     } else {
         create_mountpoint(&dest, true)?;
         let target = pin(ctx, p)?;
@@ -305,31 +305,42 @@ fn apply_inner(p: &MountPlan, ctx: &Ctx) -> Result<()> {
             Err(nix::errno::Errno::EPERM) if p.typ == "sysfs" => {
                 mount(
                     Some("/sys"),
-                    &dest,
+                    target.path(),
                     None::<&str>,
                     MsFlags::MS_BIND | MsFlags::MS_REC,
                     None::<&str>,
                 )
                 .context("bind /sys (sysfs not permitted here)")?;
-                remount_bind(&dest, p.flags, p.cleared, ctx.userns).context("remount /sys")?;
+                remount_bind(pin(ctx, p)?.path(), p.flags, p.cleared, ctx.userns)
+                    .context("remount /sys")?;
             }
             r => r.with_context(|| format!("mount `{}` to `{}`", p.typ, p.dest.display()))?,
         }
     }
-    for pf in &p.propagation {
-        mount(None::<&str>, &dest, None::<&str>, *pf, None::<&str>)
+    if !p.propagation.is_empty() || p.rec_set != 0 || p.rec_clr != 0 {
+        let mounted = pin(ctx, p)?;
+        for pf in &p.propagation {
+            mount(
+                None::<&str>,
+                mounted.path(),
+                None::<&str>,
+                *pf,
+                None::<&str>,
+            )
             .with_context(|| format!("set propagation of {}", p.dest.display()))?;
-    }
-    if p.rec_set != 0 || p.rec_clr != 0 {
-        crate::sys::mount_setattr(&dest, true, p.rec_set, p.rec_clr)
-            .with_context(|| format!("mount_setattr {}", p.dest.display()))?;
+        }
+        if p.rec_set != 0 || p.rec_clr != 0 {
+            crate::sys::mount_setattr(mounted.path(), true, p.rec_set, p.rec_clr)
+                .with_context(|| format!("mount_setattr {}", p.dest.display()))?;
+        }
     }
     Ok(())
 }
 
 /// The mount target, opened inside the rootfs with openat2(RESOLVE_IN_ROOT): a symlink in the
 /// rootfs (even one swapped in after the path was resolved) cannot send the mount to the host.
-/// The steps after the first mount (remount, propagation) act on the new mount itself.
+/// Pinned again after the first mount, the lookup ends on the new mount itself: the steps after
+/// it (remount, propagation, the cgroup hierarchies) act on that, never on a path re-resolved.
 fn pin(ctx: &Ctx, p: &MountPlan) -> Result<crate::sys::Pinned> {
     crate::sys::pin_in_root(ctx.rootfs, &p.dest)
         .with_context(|| format!("open mount target {} inside the rootfs", p.dest.display()))
@@ -393,7 +404,7 @@ pub fn remount_bind(dest: &Path, flags: MsFlags, cleared: MsFlags, userns: bool)
 /// tmpfs with one bind-mounted directory per hierarchy, showing only the container's cgroup.
 /// `target` is the pinned mount point (see `pin`) for the first mount; `dest` is the same place
 /// by path, for what happens inside the new mount.
-fn mount_cgroup(p: &MountPlan, target: &Path, dest: &Path, ctx: &Ctx) -> Result<()> {
+fn mount_cgroup(p: &MountPlan, target: &Path, ctx: &Ctx) -> Result<()> {
     let ro = p.flags & MsFlags::MS_RDONLY;
     let base = p.flags & (MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC);
     if ctx.cgroup_v2_only || p.typ == "cgroup2" {
@@ -421,17 +432,19 @@ fn mount_cgroup(p: &MountPlan, target: &Path, dest: &Path, ctx: &Ctx) -> Result<
                 None::<&str>,
             )
             .context("bind cgroup2")?;
-            remount_bind(dest, base | ro, p.cleared, ctx.userns).context("remount cgroup2")?;
+            remount_bind(pin(ctx, p)?.path(), base | ro, p.cleared, ctx.userns)
+                .context("remount cgroup2")?;
         }
         return Ok(());
     }
     mount(Some("tmpfs"), target, Some("tmpfs"), base, Some("mode=755"))
         .context("mount tmpfs for cgroups")?;
+    let tmpfs = pin(ctx, p)?;
     for (name, src) in ctx.cgroup_sources {
         if name == "unified" {
             continue;
         }
-        let sub = dest.join(name);
+        let sub = tmpfs.path().join(name);
         mkdir_all(&sub)?;
         if ctx.new_cgroupns {
             // In its own cgroup namespace the container gets real cgroupfs mounts, rooted at its

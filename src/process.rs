@@ -24,6 +24,20 @@ pub fn validate(p: &Process) -> Result<()> {
         );
     }
     rlimits(p)?;
+    let args = p.args().iter().flatten().map(|a| ("process.args", a));
+    for (field, s) in args.chain(p.env().iter().flatten().map(|e| ("process.env", e))) {
+        if s.contains('\0') {
+            bail!("{field}: {s:?} contains a NUL byte");
+        }
+    }
+    // Checked here, on the host: init applies the profile where /sys is the container's.
+    if let Some(profile) = p.apparmor_profile().as_deref().filter(|s| !s.is_empty()) {
+        if !apparmor_enabled() {
+            bail!(
+                "process.apparmorProfile: AppArmor is not enabled on this host (profile {profile:?})"
+            );
+        }
+    }
     if let Some(prio) = p.io_priority() {
         if !(0..=7).contains(&prio.priority()) {
             bail!(
@@ -330,6 +344,7 @@ pub fn look_path(arg0: &str, env: &[String]) -> Result<PathBuf> {
 
 pub fn execve(path: &Path, args: &[String], env: &[String]) -> Error {
     use std::os::unix::ffi::OsStrExt;
+    // `validate` refused NUL bytes in args and env; a path from look_path has none.
     let c = |s: &[u8]| CString::new(s).unwrap_or_default();
     let prog = c(path.as_os_str().as_bytes());
     let argv: Vec<CString> = args.iter().map(|a| c(a.as_bytes())).collect();
@@ -340,19 +355,16 @@ pub fn execve(path: &Path, args: &[String], env: &[String]) -> Error {
     Error::msg(format!("exec {}: {}", path.display(), e.desc()))
 }
 
-/// AppArmor: the profile applies at the next execve.
+pub fn apparmor_enabled() -> bool {
+    std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
+        .is_ok_and(|s| s.trim() == "Y")
+}
+
+/// AppArmor (`validate` checked the host has it): the profile applies at the next execve.
 pub fn apply_apparmor(p: &Process) -> Result<()> {
     let Some(profile) = p.apparmor_profile().as_deref().filter(|s| !s.is_empty()) else {
         return Ok(());
     };
-    let enabled = std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
-        .map(|s| s.trim() == "Y")
-        .unwrap_or(false);
-    if !enabled {
-        bail!(
-            "process.apparmorProfile: AppArmor is not enabled on this host (profile {profile:?})"
-        );
-    }
     let attr = if Path::new("/proc/self/attr/apparmor/exec").exists() {
         "/proc/self/attr/apparmor/exec"
     } else {
@@ -366,6 +378,27 @@ pub fn apply_apparmor(p: &Process) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nul_bytes_in_args_or_env_are_refused() {
+        let p = |args: &str, env: &str| -> Process {
+            let mut p = Process::default();
+            p.set_args(Some(vec![args.to_string()]));
+            p.set_env(Some(vec![env.to_string()]));
+            p
+        };
+        assert!(validate(&p("sh", "A=1")).is_ok());
+        let e = validate(&p("s\0h", "A=1")).err().map(|e| e.to_string());
+        assert_eq!(
+            e.as_deref(),
+            Some("process.args: \"s\\0h\" contains a NUL byte")
+        );
+        let e = validate(&p("sh", "A=\0")).err().map(|e| e.to_string());
+        assert_eq!(
+            e.as_deref(),
+            Some("process.env: \"A=\\0\" contains a NUL byte")
+        );
+    }
 
     #[test]
     fn cpu_lists() {

@@ -177,7 +177,11 @@ pub fn plan_devices(spec: &Spec) -> Result<Vec<DevicePlan>> {
         if !path.is_absolute() {
             bail!("{field}.path: must be an absolute path");
         }
-        if !path.starts_with("/dev") {
+        let mut parts = path.components().skip(1);
+        let under_dev = parts.next() == Some(std::path::Component::Normal("dev".as_ref()))
+            && parts.clone().next().is_some()
+            && parts.all(|c| matches!(c, std::path::Component::Normal(_)));
+        if !under_dev {
             bail!("{field}.path: {} is not under /dev", path.display());
         }
         let kind = match d.typ() {
@@ -386,12 +390,20 @@ mod tests {
         let p = plan_devices(&s).map_err(|e| e.to_string());
         assert_eq!(p.as_ref().map(|p| p.len()), Ok(7));
         assert_eq!(p.as_ref().map(|p| p[0].uid), Ok(7));
-        v["linux"]["devices"] =
-            serde_json::json!([{"path": "/etc/x", "type": "c", "major": 1, "minor": 3}]);
-        let s: Spec = serde_json::from_value(v).unwrap_or_default();
-        assert_eq!(
-            plan_devices(&s).err().map(|e| e.to_string()).as_deref(),
-            Some("linux.devices[0].path: /etc/x is not under /dev")
-        );
+        for bad in [
+            "/etc/x",
+            "/dev/../etc/x",
+            "/dev",
+            "/devices/x",
+            "/dev/a/../../x",
+        ] {
+            v["linux"]["devices"] =
+                serde_json::json!([{"path": bad, "type": "c", "major": 1, "minor": 3}]);
+            let s: Spec = serde_json::from_value(v.clone()).unwrap_or_default();
+            assert_eq!(
+                plan_devices(&s).err().map(|e| e.to_string()),
+                Some(format!("linux.devices[0].path: {bad} is not under /dev"))
+            );
+        }
     }
 }

@@ -75,7 +75,10 @@ impl<'a> ProcessPlan<'a> {
             last_cap: capabilities::kernel_last_cap(),
             rlimits: process::rlimits(process)?,
             env,
-            extra_fds: listen + preserve_fds,
+            extra_fds: listen
+                .checked_add(preserve_fds)
+                .filter(|n| *n <= 1 << 20)
+                .ok_or_else(|| Error::msg(format!("--preserve-fds: {preserve_fds} is too many")))?,
             seccomp: crate::seccomp::plan(config)?,
         })
     }
@@ -287,7 +290,7 @@ pub fn create(root: &Path, id: &str, args: &CreateArgs, will_detach: bool) -> Re
     if let Ok((sys::Forked::Parent { pid, .. }, _)) = &forked {
         undo.child = Some((*pid, None));
     }
-    let (forked, in_v2) = forked.context("clone init into its namespaces")?;
+    let (forked, born_in_v2) = forked.context("clone init into its namespaces")?;
     let (pid, pidfd) = match forked {
         sys::Forked::Child => {
             drop(chan);
@@ -312,7 +315,7 @@ pub fn create(root: &Path, id: &str, args: &CreateArgs, will_detach: bool) -> Re
     // Meanwhile init joins the v1 hierarchies itself (cgroups::Entry).
     namespaces::write_id_maps(&plan.ns, pid)?;
     process::write_oom_score_adj(process, pid)?;
-    if !in_v2 {
+    if !born_in_v2 {
         entry.join_v2(pid)?;
     }
     drop(entry);
@@ -403,7 +406,7 @@ fn drive_init(
                 let st = state::hook_state_json(&container.saved, "creating");
                 hooks::run(spec, Kind::Prestart, &st)?;
                 hooks::run(spec, Kind::CreateRuntime, &st)?;
-                chan.send(&Msg::HooksDone(st))?;
+                chan.send(&Msg::HooksDone)?;
             }
             Some(Msg::SeccompListener) => {
                 let fd = chan.take_fd().ok_or_else(|| {
@@ -457,7 +460,8 @@ fn clone_init(
     };
     // The joiner is born in the cgroup2 directory (init, its child, then is too); init joins
     // the v1 hierarchies itself, as always.
-    let (forked, in_v2) = clone_entering(0, entry).context("clone the user-namespace joiner")?;
+    let (forked, born_in_v2) =
+        clone_entering(0, entry).context("clone the user-namespace joiner")?;
     match forked {
         sys::Forked::Child => {
             let r = namespaces::join_user(user)
@@ -467,7 +471,7 @@ fn clone_init(
                         .context("clone init with CLONE_PARENT")
                 });
             match r {
-                Ok(sys::Forked::Child) => Ok((sys::Forked::Child, in_v2)),
+                Ok(sys::Forked::Child) => Ok((sys::Forked::Child, born_in_v2)),
                 Ok(sys::Forked::Parent { pid, .. }) => {
                     let code = i32::from(child_chan.send(&Msg::Child(pid)).is_err());
                     sys::exit_now(code)
@@ -486,7 +490,7 @@ fn clone_init(
                         pid,
                         pidfd: sys::pidfd_open(pid).ok(),
                     },
-                    in_v2,
+                    born_in_v2,
                 )),
                 Some(Msg::Error(e)) => Err(Error::msg(e)),
                 other => bail!("protocol error: expected init's pid, got {other:?}"),
@@ -496,15 +500,19 @@ fn clone_init(
 }
 
 /// clone_fork with the child born in the container's cgroup2 directory (cgroups::Entry), or
-/// plainly when clone3 refuses that (an older kernel; or a cgroup that refuses the process, which
-/// the cgroup.procs write then reports). Also says whether the child is in the v2 cgroup.
+/// plainly when the kernel lacks CLONE_INTO_CGROUP (before 5.7: EINVAL or E2BIG; ENOSYS
+/// without clone3); any other error is the cgroup's answer (EAGAIN at pids.max, say) and is
+/// returned. Also says whether the child was born there (else `Entry::join_v2` moves it).
 fn clone_entering(flags: u64, entry: &cgroups::Entry) -> nix::Result<(sys::Forked, bool)> {
+    use nix::errno::Errno;
     if let Some((_, dir)) = &entry.v2 {
-        if let Ok(forked) = sys::clone_fork_into(flags, Some(dir.as_fd())) {
-            return Ok((forked, true));
+        match sys::clone_fork_into(flags, Some(dir.as_fd())) {
+            Ok(forked) => return Ok((forked, true)),
+            Err(Errno::EINVAL | Errno::E2BIG | Errno::ENOSYS) => {}
+            Err(e) => return Err(e),
         }
     }
-    sys::clone_fork(flags).map(|f| (f, entry.v2.is_none()))
+    sys::clone_fork(flags).map(|f| (f, false))
 }
 
 /// Atomically, like runc: a temp file in the same directory, then rename.
@@ -606,7 +614,7 @@ pub fn exec(
         }
         restored?;
     }
-    let (forked, in_v2) = forked.context("clone the exec process")?;
+    let (forked, born_in_v2) = forked.context("clone the exec process")?;
     let (pid, pidfd) = match forked {
         sys::Forked::Child => {
             drop(chan);
@@ -625,7 +633,7 @@ pub fn exec(
     undo.child = Some((pid, pidfd));
     drop(child_chan);
     drop(console);
-    if !in_v2 {
+    if !born_in_v2 {
         entry.join_v2(pid)?;
     }
     drop(entry);

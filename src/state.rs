@@ -3,6 +3,7 @@
 
 use crate::bail;
 use crate::error::{Context, Error, Result};
+use oci_spec::runtime::Spec;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -27,7 +28,7 @@ pub struct Saved {
     pub annotations: BTreeMap<String, String>,
     pub cgroup: crate::cgroups::Cgroup,
     /// The config the container was created with (exec builds its process from it).
-    pub config: oci_spec::runtime::Spec,
+    pub config: Spec,
     /// Set while `create` is still running: its cgroup exists but init may not. If keel is
     /// killed in the middle, this record is what lets `delete --force` remove everything.
     #[serde(default)]
@@ -204,32 +205,25 @@ impl Container {
 /// The runtime-spec state for hooks, shaped as runc sends it: no `annotations` when there are
 /// none, and no `pid` once the container has stopped.
 pub fn hook_state_json(s: &Saved, status: &str) -> String {
-    let mut v = serde_json::json!({
-        "ociVersion": s.oci_version,
-        "id": s.id,
-        "status": status,
-        "bundle": s.bundle,
-    });
-    if status != "stopped" {
-        v["pid"] = s.pid.into();
-    }
-    if !s.annotations.is_empty() {
-        v["annotations"] = serde_json::json!(s.annotations);
-    }
-    v.to_string()
+    hook_state(&s.config, &s.id, &s.bundle, status, s.pid)
 }
 
-/// The same hook state with another status and pid (init gets the parent's "creating" state and
-/// passes its own view to createContainer and startContainer hooks).
-pub fn with_status_pid(state_json: &str, status: &str, pid: i32) -> String {
-    match serde_json::from_str::<serde_json::Value>(state_json) {
-        Ok(mut v) => {
-            v["status"] = status.into();
-            v["pid"] = pid.into();
-            v.to_string()
-        }
-        Err(_) => state_json.to_string(),
+/// The same from the container's config, for init, which passes its own view (its pid as seen
+/// in the container) to createContainer and startContainer hooks.
+pub fn hook_state(config: &Spec, id: &str, bundle: &Path, status: &str, pid: i32) -> String {
+    let mut v = serde_json::json!({
+        "ociVersion": config.version(),
+        "id": id,
+        "status": status,
+        "bundle": bundle,
+    });
+    if status != "stopped" {
+        v["pid"] = pid.into();
     }
+    if let Some(a) = config.annotations().as_ref().filter(|a| !a.is_empty()) {
+        v["annotations"] = serde_json::json!(a);
+    }
+    v.to_string()
 }
 
 #[cfg(test)]

@@ -254,7 +254,8 @@ pub fn join_session_keyring(name: &str, search_bits: u32) -> nix::Result<()> {
     let serial = Errno::result(unsafe {
         libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, n.as_ptr())
     })?;
-    let mut buf = [0u8; 256];
+    // "keyring;<uid>;<gid>;<perm>;<name>": the kernel copies nothing into a shorter buffer.
+    let mut buf = vec![0u8; name.len() + 128];
     // SAFETY: the kernel writes at most buf.len() bytes into `buf`.
     let len = Errno::result(unsafe {
         libc::syscall(

@@ -507,17 +507,19 @@ pub struct Entry {
 }
 
 impl Entry {
-    pub fn none() -> Entry {
+    fn none() -> Entry {
         Entry {
             v2: None,
             v1_tasks: Vec::new(),
         }
     }
 
-    /// In the child: join every v1 hierarchy (see `Entry`).
-    pub fn enter_v1(&self) -> Result<()> {
-        for (dir, fd) in &self.v1_tasks {
-            nix::unistd::write(fd, b"0")
+    /// In the child: join every v1 hierarchy (see `Entry`), and close every fd of the entry,
+    /// so that nothing of the host's cgroup tree stays open in the container's process.
+    pub fn enter_v1(&mut self) -> Result<()> {
+        self.v2 = None;
+        for (dir, fd) in self.v1_tasks.drain(..) {
+            nix::unistd::write(&fd, b"0")
                 .with_context(|| format!("join cgroup {}", dir.display()))?;
         }
         Ok(())

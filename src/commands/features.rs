@@ -9,9 +9,7 @@ pub fn run() -> Result<()> {
         v.sort();
         v
     };
-    let apparmor = std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
-        .map(|s| s.trim() == "Y")
-        .unwrap_or(false);
+    let apparmor = crate::process::apparmor_enabled();
     let doc = serde_json::json!({
         "ociVersionMin": "1.0.0",
         "ociVersionMax": "1.2.0",
