@@ -1,7 +1,10 @@
 # keel's everyday commands. demo, test and bench need root (see README.md, "Set up").
 CARGO ?= cargo
 # .cargo/config.toml builds for the host triple (a static keel), so artifacts are under target/<triple>/.
-TRIPLE := $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p')
+TRIPLE := $(shell $(CARGO) -vV 2>/dev/null | sed -n 's/^host: //p')
+ifeq ($(TRIPLE),)
+$(error cannot tell the host triple from `$(CARGO) -vV`: is cargo on PATH?)
+endif
 KEEL := target/$(TRIPLE)/release/keel
 PROBE := target/probe/$(TRIPLE)/release/keel-probe
 PROBE_MANIFEST := integration/probe/Cargo.toml

@@ -262,6 +262,11 @@ fn exec_into_a_sub_cgroup() {
         let b = running(&t, rt);
         let sub = std::path::PathBuf::from(format!("/sys/fs/cgroup/pids/keel-it/{}/sub", b.id));
         std::fs::create_dir(&sub).unwrap();
+        // Removed also when an assertion below fails (it would keep the container's cgroup).
+        let s = sub.clone();
+        t.on_cleanup("rmdir the pids sub-cgroup", move || {
+            let _ = std::fs::remove_dir(&s);
+        });
         let out = exec(rt, &b.id, &["--cgroup", "pids:sub", "--", "/probe"]);
         let _ = std::fs::remove_dir(&sub);
         let r = probe_json(&out);

@@ -3,6 +3,9 @@
 //! (one raw call, `{"ret":N}` or `{"errno":E,...}`), and compared with runc wherever runc 1.1.5
 //! supports the feature.
 
+#[path = "data/docker_seccomp.rs"]
+mod docker_seccomp;
+
 use crate::harness::fdpass::recv_fd;
 use crate::harness::{assert_nothing_left, Bundle, Out, Runtime, Test};
 use serde_json::{json, Value};
@@ -473,46 +476,7 @@ fn docker_profile_json() -> Value {
 }
 
 fn docker_default_seccomp(caps: &[&str]) -> Value {
-    let p = docker_profile_json();
-    let strs = |v: &Value| -> Vec<String> {
-        v.as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|s| s.as_str().map(String::from))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    let mut arches = vec![];
-    for m in p["archMap"].as_array().unwrap() {
-        if m["architecture"] == "SCMP_ARCH_X86_64" {
-            arches.push(m["architecture"].clone());
-            arches.extend(m["subArchitectures"].as_array().unwrap().iter().cloned());
-        }
-    }
-    let mut calls = vec![];
-    for s in p["syscalls"].as_array().unwrap() {
-        let (inc, exc) = (&s["includes"], &s["excludes"]);
-        let has = |c: &String| caps.contains(&c.as_str());
-        let amd64 = "amd64".to_string();
-        if strs(&exc["arches"]).contains(&amd64)
-            || strs(&exc["caps"]).iter().any(has)
-            || (!strs(&inc["arches"]).is_empty() && !strs(&inc["arches"]).contains(&amd64))
-            || !strs(&inc["caps"]).iter().all(has)
-        {
-            continue;
-        }
-        // minKernel (4.8 in this profile) is below any kernel keel runs on.
-        let mut c = json!({"names": s["names"], "action": s["action"]});
-        if s["args"].is_array() {
-            c["args"] = s["args"].clone();
-        }
-        if !s["errnoRet"].is_null() {
-            c["errnoRet"] = s["errnoRet"].clone();
-        }
-        calls.push(c);
-    }
-    json!({"defaultAction": p["defaultAction"], "architectures": arches, "syscalls": calls})
+    docker_seccomp::docker_to_oci(&docker_profile_json(), caps)
 }
 
 #[test]

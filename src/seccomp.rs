@@ -745,51 +745,7 @@ mod tests {
         compile(&seccomp(oci)).unwrap().0
     }
 
-    fn docker_to_oci(p: &serde_json::Value, caps: &[&str]) -> serde_json::Value {
-        let strs = |v: &serde_json::Value| -> Vec<String> {
-            v.as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|s| s.as_str().map(String::from))
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
-        let mut arches = vec![];
-        for m in p["archMap"].as_array().unwrap() {
-            if m["architecture"] == "SCMP_ARCH_X86_64" {
-                arches.push(m["architecture"].clone());
-                arches.extend(m["subArchitectures"].as_array().unwrap().iter().cloned());
-            }
-        }
-        let mut calls = vec![];
-        for s in p["syscalls"].as_array().unwrap() {
-            let (inc, exc) = (&s["includes"], &s["excludes"]);
-            let has_cap = |c: &String| caps.contains(&c.as_str());
-            if strs(&exc["arches"]).contains(&"amd64".into())
-                || strs(&exc["caps"]).iter().any(has_cap)
-                || (!strs(&inc["arches"]).is_empty()
-                    && !strs(&inc["arches"]).contains(&"amd64".into()))
-                || !strs(&inc["caps"]).iter().all(has_cap)
-            {
-                continue;
-            }
-            // minKernel (4.8 in this profile) is below any kernel keel runs on.
-            let mut c = serde_json::json!({"names": s["names"], "action": s["action"]});
-            if let Some(a) = s.get("args").filter(|a| a.is_array()) {
-                c["args"] = a.clone();
-            }
-            if let Some(e) = s.get("errnoRet") {
-                c["errnoRet"] = e.clone();
-            }
-            calls.push(c);
-        }
-        serde_json::json!({
-            "defaultAction": p["defaultAction"],
-            "architectures": arches,
-            "syscalls": calls,
-        })
-    }
+    include!("../integration/data/docker_seccomp.rs");
 
     /// The kernel accepts what keel generates and enforces it: load filters in forked children
     /// (no_new_privs, so no privilege is needed) and make the calls.
