@@ -579,6 +579,46 @@ fn delete_force_kills_every_process_and_removes_everything() {
     }
 }
 
+/// Without a pid namespace, processes outlive init in the container's cgroup: `run`, and
+/// `delete` of the stopped container after `run --keep`, kill them before removing the cgroup
+/// (runc does too; its `run --keep` waits for the leftover itself, so that case is keel's alone).
+#[test]
+fn processes_init_leaves_without_a_pid_namespace_are_killed() {
+    let t = Test::new("left-behind");
+    for rt in [&t.rt, &t.runc] {
+        for keep in [false, true] {
+            if keep && rt.name == t.runc.name {
+                continue;
+            }
+            let mut b = t.bundle();
+            b.remove("/linux/namespaces/0"); // {"type": "pid"}
+            b.args(&["/bin/sh", "-c", "sleep 100 & echo $!"]);
+            let out = if keep {
+                rt.run_with(&b, &["--keep"])
+            } else {
+                rt.run(&b)
+            };
+            assert_eq!(out.code, 0, "{}: {out}", rt.name);
+            if keep {
+                assert_eq!(rt.status(&b.id), "stopped", "{}", rt.name);
+                rt.delete(&b.id).ok();
+            }
+            let pid: i32 = out
+                .stdout
+                .trim()
+                .parse()
+                .unwrap_or_else(|_| panic!("{out}"));
+            let alive = wait_gone(&[pid]);
+            assert!(
+                alive.is_empty(),
+                "{} (keep: {keep}): left {alive:?}",
+                rt.name
+            );
+            assert_nothing_left(&rt.root, &b.id, &b.dir);
+        }
+    }
+}
+
 #[test]
 fn run_keep_leaves_a_stopped_container() {
     let t = Test::new("run-keep");

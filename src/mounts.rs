@@ -110,9 +110,28 @@ pub const OPTION_NAMES: [&str; 58] = [
     "rsymfollow",
 ];
 
+/// A propagation name (mount option, or linux.rootfsPropagation) as mount(2) flags.
+pub fn propagation(name: &str) -> Option<MsFlags> {
+    use MsFlags as F;
+    Some(match name {
+        "private" => F::MS_PRIVATE,
+        "shared" => F::MS_SHARED,
+        "slave" => F::MS_SLAVE,
+        "unbindable" => F::MS_UNBINDABLE,
+        "rprivate" => F::MS_PRIVATE | F::MS_REC,
+        "rshared" => F::MS_SHARED | F::MS_REC,
+        "rslave" => F::MS_SLAVE | F::MS_REC,
+        "runbindable" => F::MS_UNBINDABLE | F::MS_REC,
+        _ => return None,
+    })
+}
+
 fn option(name: &str) -> Option<Opt> {
     use MsFlags as F;
     use Opt::*;
+    if let Some(p) = propagation(name) {
+        return Some(Propagation(p));
+    }
     Some(match name {
         "async" => Clear(F::MS_SYNCHRONOUS),
         "atime" => Clear(F::MS_NOATIME),
@@ -146,14 +165,6 @@ fn option(name: &str) -> Option<Opt> {
         "strictatime" => Set(F::MS_STRICTATIME),
         "suid" => Clear(F::MS_NOSUID),
         "sync" => Set(F::MS_SYNCHRONOUS),
-        "private" => Propagation(F::MS_PRIVATE),
-        "shared" => Propagation(F::MS_SHARED),
-        "slave" => Propagation(F::MS_SLAVE),
-        "unbindable" => Propagation(F::MS_UNBINDABLE),
-        "rprivate" => Propagation(F::MS_PRIVATE | F::MS_REC),
-        "rshared" => Propagation(F::MS_SHARED | F::MS_REC),
-        "rslave" => Propagation(F::MS_SLAVE | F::MS_REC),
-        "runbindable" => Propagation(F::MS_UNBINDABLE | F::MS_REC),
         "rro" => RecSet(MOUNT_ATTR_RDONLY),
         "rrw" => RecClr(MOUNT_ATTR_RDONLY),
         "rnosuid" => RecSet(MOUNT_ATTR_NOSUID),
@@ -402,8 +413,8 @@ pub fn remount_bind(dest: &Path, flags: MsFlags, cleared: MsFlags, userns: bool)
 /// `cgroup`/`cgroup2` mounts. A v2 host gets cgroup2 (a fresh mount when the container has its
 /// own cgroup namespace, else a bind of its cgroup). A v1 or hybrid host gets runc's layout: a
 /// tmpfs with one bind-mounted directory per hierarchy, showing only the container's cgroup.
-/// `target` is the pinned mount point (see `pin`) for the first mount; `dest` is the same place
-/// by path, for what happens inside the new mount.
+/// `target` is the pinned mount point (see `pin`); what follows the first mount acts on the new
+/// mount, pinned again.
 fn mount_cgroup(p: &MountPlan, target: &Path, ctx: &Ctx) -> Result<()> {
     let ro = p.flags & MsFlags::MS_RDONLY;
     let base = p.flags & (MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC);
@@ -499,8 +510,9 @@ pub fn readonly_paths(spec: &Spec) -> Result<()> {
             Err(nix::errno::Errno::ENOENT) => continue,
             r => r.with_context(|| format!("linux.readonlyPaths[{i}]: bind {path}"))?,
         }
-        let flags = MsFlags::MS_RDONLY | MsFlags::MS_REC | locked_flags(Path::new(path));
-        remount_bind(Path::new(path), flags, MsFlags::empty(), false)
+        // (with the flags a user namespace locks, which remount_bind keeps in any case)
+        let flags = MsFlags::MS_RDONLY | MsFlags::MS_REC;
+        remount_bind(Path::new(path), flags, MsFlags::empty(), true)
             .with_context(|| format!("linux.readonlyPaths[{i}]: remount {path} read-only"))?;
     }
     Ok(())

@@ -32,7 +32,6 @@ pub struct NsPlan {
     pub new_user: bool,
     pub new_cgroup: bool,
     pub new_uts: bool,
-    pub new_mount: bool,
     /// Time namespace created by the parent (to write offsets) before clone.
     pub time_offsets: Option<String>,
     /// Namespaces joined by path; pid and time by the parent, the rest by init.
@@ -114,7 +113,6 @@ pub fn plan(spec: &Spec) -> Result<NsPlan> {
         match (t, ns.path()) {
             (LinuxNamespaceType::User, None) => p.new_user = true,
             (LinuxNamespaceType::Uts, None) => p.new_uts = true,
-            (LinuxNamespaceType::Mount, None) => p.new_mount = true,
             _ => {}
         }
     }

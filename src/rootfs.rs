@@ -69,15 +69,10 @@ pub fn propagation_flag(spec: &Spec) -> Result<MsFlags> {
         .and_then(|l| l.rootfs_propagation().clone());
     Ok(match v.as_deref() {
         None | Some("") => MsFlags::MS_SLAVE | MsFlags::MS_REC,
-        Some("shared") => MsFlags::MS_SHARED,
-        Some("rshared") => MsFlags::MS_SHARED | MsFlags::MS_REC,
-        Some("slave") => MsFlags::MS_SLAVE,
-        Some("rslave") => MsFlags::MS_SLAVE | MsFlags::MS_REC,
-        Some("private") => MsFlags::MS_PRIVATE,
-        Some("rprivate") => MsFlags::MS_PRIVATE | MsFlags::MS_REC,
-        Some("unbindable") => MsFlags::MS_UNBINDABLE,
-        Some("runbindable") => MsFlags::MS_UNBINDABLE | MsFlags::MS_REC,
-        Some(o) => bail!("linux.rootfsPropagation: unknown propagation {o:?}"),
+        Some(o) => match crate::mounts::propagation(o) {
+            Some(f) => f,
+            None => bail!("linux.rootfsPropagation: unknown propagation {o:?}"),
+        },
     })
 }
 

@@ -361,8 +361,7 @@ fn compile(sc: &LinuxSeccomp) -> Result<(Filter, Vec<String>)> {
     }
 
     // runc's -ENOSYS stub (libcontainer/seccomp/patchbpf).
-    let errno_enosys = RET_ERRNO | libc::ENOSYS as u32;
-    let stub = ![RET_ALLOW, RET_LOG, errno_enosys].contains(&default)
+    let stub = ![RET_ALLOW, RET_LOG, bpf::RET_ERRNO_ENOSYS].contains(&default)
         && precedence(default) != precedence(RET_TRACE);
     let mut profile = Profile {
         default,

@@ -477,17 +477,6 @@ fn open_entry(dirs: &[(&Dir, PathBuf)], min_fd: i32) -> Result<Entry> {
     Ok(entry)
 }
 
-/// An error for a cgroup file write that keeps the errno and names the field.
-fn write_file(field: &str, path: &Path, value: &str) -> Result<()> {
-    use std::io::Write;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .open(path)
-        .with_context(|| format!("{field}: open {}", path.display()))?;
-    f.write_all(value.as_bytes())
-        .with_context(|| format!("{field}: write {value:?} to {}", path.display()))
-}
-
 /// How a new child enters the container's cgroups without keel writing its pid to cgroup.procs.
 /// That write moves a whole thread group, so the kernel takes its global cgroup_threadgroup_rwsem
 /// for writing, which waits for an RCU grace period whenever no writer took it lately: 1–27 ms
@@ -618,14 +607,16 @@ impl Cgroup {
                     w.ctrl
                 );
             };
-            let path = dir.join(&w.file);
-            let (path, value) = match &w.alt {
-                Some((file, value)) if !path.exists() && dir.join(file).exists() => {
-                    (dir.join(file), value.as_str())
-                }
-                _ => (path, w.value.as_str()),
-            };
-            if !path.exists() {
+            // Opened straight away, no stat first; the alternative file when it is missing.
+            let open = |p: &Path| std::fs::OpenOptions::new().write(true).open(p);
+            let missing = |r: &std::io::Result<std::fs::File>| matches!(r, Err(e) if e.kind() == std::io::ErrorKind::NotFound);
+            let (mut path, mut value) = (dir.join(&w.file), w.value.as_str());
+            let mut opened = open(&path);
+            if let Some((file, alt_value)) = w.alt.as_ref().filter(|_| missing(&opened)) {
+                (path, value) = (dir.join(file), alt_value.as_str());
+                opened = open(&path);
+            }
+            if missing(&opened) {
                 if w.optional {
                     continue;
                 }
@@ -641,7 +632,10 @@ impl Cgroup {
                     w.file
                 );
             }
-            write_file(&w.field, &path, value)?;
+            let mut f = opened.with_context(|| format!("{}: open {}", w.field, path.display()))?;
+            use std::io::Write;
+            f.write_all(value.as_bytes())
+                .with_context(|| format!("{}: write {value:?} to {}", w.field, path.display()))?;
         }
         for warning in &plan.warnings {
             crate::log::warn(warning);

@@ -36,11 +36,12 @@ pub fn run(root: &Path, id: &str, force: bool) -> Result<()> {
 
 /// SIGKILL everything in the container, wait until init has exited and the cgroup is empty.
 pub fn kill_and_wait(c: &Container) -> Result<()> {
-    let pidfd = crate::sys::pidfd_open(c.saved.pid).ok();
-    if c.init_alive() {
-        if let Some(fd) = &pidfd {
-            let _ = crate::sys::pidfd_send_signal(fd.as_fd(), libc::SIGKILL);
-        }
+    // The pidfd pins the pid; kept only if it is still this container's init (not a reuse).
+    let pidfd = crate::sys::pidfd_open(c.saved.pid)
+        .ok()
+        .filter(|_| c.init_alive());
+    if let Some(fd) = &pidfd {
+        let _ = crate::sys::pidfd_send_signal(fd.as_fd(), libc::SIGKILL);
     }
     let cg = &c.saved.cgroup;
     // Every other process too (cgroup.kill on v2); this also thaws a paused container, without
@@ -75,6 +76,14 @@ pub fn kill_and_wait(c: &Container) -> Result<()> {
 /// Remove the container, then run its poststop hooks: the runtime-spec wants them after the
 /// container is deleted and before `delete` returns (failures are warnings).
 pub fn destroy(c: &Container) -> Result<()> {
+    // Without a pid namespace of its own, processes can outlive init in the container's cgroup;
+    // they go first, as with runc (its destroy signals them all), or the cgroup stays busy.
+    // Only in a cgroup keel made: one it was given may hold processes that are not its own.
+    let cg = &c.saved.cgroup;
+    let made = cg.dirs.iter().all(|d| cg.created.contains(&d.path));
+    if !own_pid_namespace(c) && made && cg.populated() {
+        kill_and_wait(c)?;
+    }
     c.saved.cgroup.destroy()?;
     c.remove_dir()?;
     hooks::run_warn_spec(
@@ -83,4 +92,19 @@ pub fn destroy(c: &Container) -> Result<()> {
         &c.hook_state("stopped"),
     );
     Ok(())
+}
+
+/// Whether the container has a new pid namespace (not the host's, not one joined by path):
+/// then its processes die with init.
+fn own_pid_namespace(c: &Container) -> bool {
+    let namespaces = c
+        .saved
+        .config
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().clone());
+    namespaces
+        .unwrap_or_default()
+        .iter()
+        .any(|n| n.typ() == oci_spec::runtime::LinuxNamespaceType::Pid && n.path().is_none())
 }
