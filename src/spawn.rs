@@ -455,6 +455,12 @@ fn clone_init(
         // Only the parent goes back to its own pid/time namespaces; init stays where it is.
         let restored = namespaces::restore_parent(restore);
         let forked = forked.context("clone")?;
+        if let (Err(_), (sys::Forked::Parent { pid, .. }, _)) = (&restored, &forked) {
+            // No caller will know of init: end it here.
+            let pid = nix::unistd::Pid::from_raw(*pid);
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(pid, None);
+        }
         restored?;
         return Ok(forked);
     };
