@@ -9,7 +9,7 @@ KEEL := target/$(TRIPLE)/release/keel
 PROBE := target/probe/$(TRIPLE)/release/keel-probe
 PROBE_MANIFEST := integration/probe/Cargo.toml
 
-.PHONY: build probe demo test test-clients test-cgroupv2 lint bench conformance fuzz
+.PHONY: build probe demo test test-binaries unit test-clients test-cgroupv2 lint bench conformance fuzz
 
 # $(KEEL): one static executable
 build:
@@ -29,29 +29,46 @@ demo: build
 	scripts/rmcgroups.sh /keel-demo; \
 	exit $$rc
 
-# Unit and integration tests, the cgroup v2 checks in a VM, the conformance suite, the real
-# clients, then lint.
-test: probe
-	$(CARGO) test --release
-	$(MAKE) test-cgroupv2
-	$(MAKE) conformance
-	$(MAKE) test-clients
-	$(MAKE) lint
+# Unit and integration tests, the cgroup v2 checks in a VM (with and without BFQ), the conformance
+# suite, the real clients, then lint. keel is built once, in the release profile, and every stage
+# uses that build. Each stage's time and every skip (with its reason, from $$KEEL_SKIP_LOG) are
+# summed up at the end by scripts/test-summary.sh; a stage that fails stops the run.
+STAGES := target/test-stages.tsv
+export KEEL_SKIP_LOG := $(CURDIR)/target/test-skips.tsv
+test:
+	@mkdir -p target && : >$(STAGES) && : >$(KEEL_SKIP_LOG)
+	scripts/stage.sh $(STAGES) "build (keel, probe, test binaries)" $(MAKE) build probe test-binaries
+	scripts/stage.sh $(STAGES) "unit + integration" $(CARGO) test --release
+	scripts/stage.sh $(STAGES) "cgroup v2 guest" $(MAKE) test-cgroupv2
+	scripts/stage.sh $(STAGES) "conformance" $(MAKE) conformance
+	scripts/stage.sh $(STAGES) "clients" $(MAKE) test-clients
+	scripts/stage.sh $(STAGES) "lint" $(MAKE) lint
+	@scripts/test-summary.sh $(STAGES) $(KEEL_SKIP_LOG)
+
+# The release test binaries (unit, integration, conformance), built with keel's own release build.
+test-binaries:
+	$(CARGO) test --release --no-run
+	$(CARGO) test --release --test conformance --no-run
+
+# The tests that need no root: the plan functions' unit tests (debug build, for quick work).
+unit:
+	$(CARGO) test --lib --bins
 
 # The cgroup checks on a pure cgroup v2 host, whatever this machine's layout: a qemu guest booted
 # from Debian's kernel with cgroup_no_v1=all runs integration/cgroupv2/checks.sh and reports on
-# its serial console (about 35 s with software emulation). Needs qemu-system-x86 and
-# linux-image-amd64.
+# its serial console (about 35 s with software emulation); a second boot loads the BFQ scheduler,
+# so both io.weight branches run. Needs qemu-system-x86 and linux-image-amd64.
 test-cgroupv2: build probe
 	integration/cgroupv2/run.sh $(KEEL) $(PROBE)
+	BFQ=1 integration/cgroupv2/run.sh $(KEEL) $(PROBE)
 
-# The OCI runtime-spec requirement by requirement (conformance/requirements.tsv) against keel (debug
-# build) and runc; prints `requirement | keel | runc | note` and fails when keel fails one that
+# The OCI runtime-spec requirement by requirement (conformance/requirements.tsv) against keel (release
+# build, as everything else) and runc; prints `requirement | keel | runc | note` and fails when keel fails one that
 # conformance/known-gaps.tsv does not list. Uses $$KEEL_PROBE if set, else builds the probe.
 # `make test` runs it (the [[test]] has test = false, so `cargo test` does not). Select: CONFORMANCE_ARGS="RT-START hooks".
 conformance:
 	@if [ -z "$(KEEL_PROBE)" ]; then $(MAKE) probe; fi
-	$(CARGO) test --test conformance -- $(CONFORMANCE_ARGS)
+	$(CARGO) test --release --test conformance -- $(CONFORMANCE_ARGS)
 
 # containerd + ctr, podman and dockerd driving keel, each isolated in a temp dir; every step
 # checked, nothing left behind (clients/run.sh; KEEP=1 keeps the logs). Needs the packages of .ci/run.

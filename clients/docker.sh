@@ -28,9 +28,8 @@ echo '{}' >"$W/daemon.json" # not /etc/docker/daemon.json
 # dockerd 20.10 always writes its libtrust key to /etc/docker/key.json (a docker matter)
 [ -e /etc/docker/key.json ] && KEY_PREEXISTED=1 || KEY_PREEXISTED=0
 snapshot /run/containerd/s "$W/shim-sockets-before"
-check_support
-# every container: with keel; no seccomp while keel lacks it (SECCOMP_OPT, lib.sh)
-RUN=(--runtime keel "${SECCOMP_OPT[@]}")
+# every container: with keel
+RUN=(--runtime keel)
 q() { printf '%q ' "$@"; }
 
 DPID=
@@ -88,8 +87,8 @@ t "run --rm: the exit code comes through" --rc 3 -- "${D[@]}" run --rm "${RUN[@]
 t "a failing create: exit code 127 and keel's message" --rc 127 \
 	--out 'exec: "no-such-command": executable file not found in \$PATH' -- \
 	"${D[@]}" run --rm "${RUN[@]}" "$IMG" no-such-command
-t "run with docker's default seccomp profile" --needs seccomp --out '^seccomp-ok$' -- \
-	"${D[@]}" run --rm --runtime keel "$IMG" echo seccomp-ok
+t "run with docker's default seccomp profile" --out '^seccomp-ok$' -- \
+	"${D[@]}" run --rm --runtime keel "$IMG" sh -c 'grep -q "^Seccomp:[[:space:]]*2" /proc/self/status && echo seccomp-ok'
 
 # --- detached: exec, top, pause, update, stop -----------------------------------------------
 t "run -d (detached)" --out '^[0-9a-f]{64}$' -- \
@@ -107,15 +106,15 @@ t "exec -u/-w/-e" --out '^65534 /tmp X=1$' -- \
 	"${D[@]}" exec -u 65534 -w /tmp -e X=1 c1 sh -c 'echo $(id -u) $(pwd) X=$X'
 t "exec of a missing command: exit code 126 and keel's message" --rc 126 \
 	--out 'executable file not found in \$PATH' -- "${D[@]}" exec c1 no-such-command
-t "top (keel ps)" --needs ps --out 'sh -c trap' -- "${D[@]}" top c1
+t "top (keel ps)" --out 'sh -c trap' -- "${D[@]}" top c1
 pause_unpause() {
 	"${D[@]}" pause c1 || return 1
 	"${D[@]}" inspect -f 'status={{.State.Status}}' c1
 	"${D[@]}" unpause c1 || return 1
 	"${D[@]}" inspect -f 'status={{.State.Status}}' c1
 }
-t "pause, unpause" --needs pause --needs resume --out '^status=paused$' --out '^status=running$' -- pause_unpause
-t "update --memory 64m --memory-swap 128m (keel update --resources -)" --needs update \
+t "pause, unpause" --out '^status=paused$' --out '^status=running$' -- pause_unpause
+t "update --memory 64m --memory-swap 128m (keel update --resources -)" \
 	--out '^limit=67108864 memsw=134217728$' -- \
 	sh -c "$(q "${D[@]}") update --memory 64m --memory-swap 128m c1 >/dev/null &&
 	       echo limit=\$(cat /sys/fs/cgroup/memory$CG/$C1/memory.limit_in_bytes) memsw=\$(cat /sys/fs/cgroup/memory$CG/$C1/memory.memsw.limit_in_bytes 2>/dev/null || echo 134217728)"

@@ -5,7 +5,7 @@
 #            runc-compatible binary works: KEEL=/usr/sbin/runc checks the tests themselves.
 #   WORK     this client's temp dir (made by run.sh; removed at the end unless KEEP=1)
 #   IMAGES   the busybox rootfs + image tarballs, shared by the three clients (run.sh)
-#   RESULTS  file each step appends "<client>\t<PASS|FAIL|MISSING|NOTE>\t<step>" to
+#   RESULTS  file each step appends "<client>\t<PASS|FAIL|NOTE>\t<step>" to
 #
 # Every step is checked: exit code and output. A step that fails prints the command, its exit
 # code and output, and every runtime call the client made during the step (argv, exit code,
@@ -21,87 +21,11 @@ ARGVLOG=$LOGDIR/runtime-argv.log
 mkdir -p "$LOGDIR"
 : >>"$ARGVLOG"
 
-# Runtime commands and features keel does not have yet. A step that needs one of them still
-# runs, and must fail with keel's own "not implemented" message surfacing in the client's
-# output: it is reported as MISSING, never silently skipped. When keel gains the command the
-# step runs as a normal checked step (and a NOTE asks to remove the entry from this list);
-# a command missing from keel but not listed here fails the run.
-#   (pause, resume, ps, update and seccomp have all landed; the list is empty.)
-KNOWN_MISSING=()
-
 t0=$(date +%s.%N)
 elapsed() { awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%5.1fs", b-a}'; }
 say() { echo "[$(elapsed)] $CLIENT: $*"; }
 record() { printf '%s\t%s\t%s\n' "$CLIENT" "$1" "$2" >>"$RESULTS"; }
 indent() { sed 's/^/      | /'; }
-
-# --- what keel supports --------------------------------------------------------------------
-
-# keel_has VERB: keel's unimplemented verbs exist (so `keel VERB --help` exits 0) but answer
-# "`VERB` is not implemented by keel yet"; ask with an id that does not exist.
-keel_has() {
-	local out
-	if [ "$1" = seccomp ]; then
-		keel_has_seccomp
-		return
-	fi
-	out=$("$KEEL" --root "$WORK/probe-root" "$1" keel-clients-no-such-id 2>&1 </dev/null)
-	! grep -q 'is not implemented by keel yet' <<<"$out"
-}
-
-# keel_has_seccomp: create a container whose config.json has a minimal seccomp profile. keel
-# refuses it before doing anything; a runtime that accepts it gets the container deleted again.
-keel_has_seccomp() {
-	local b=$WORK/probe-bundle id=keel-clients-seccomp-$$ out rc
-	mkdir -p "$b"
-	python3 - "$b/config.json" "$IMAGES/rootfs" "/keel-clients-probe-$$" <<'PY'
-import json, sys
-path, rootfs, cg = sys.argv[1:]
-json.dump({
-    "ociVersion": "1.0.2",
-    "process": {"args": ["/bin/true"], "cwd": "/", "user": {"uid": 0, "gid": 0},
-                "env": ["PATH=/bin"]},
-    "root": {"path": rootfs, "readonly": True},
-    "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"}],
-    "linux": {"namespaces": [{"type": t} for t in ("pid", "mount", "ipc", "uts")],
-              "cgroupsPath": cg,
-              "seccomp": {"defaultAction": "SCMP_ACT_ALLOW"}},
-}, open(path, "w"))
-PY
-	# to a file, not a pipe: a created container keeps the runtime's stdio open
-	"$KEEL" --root "$WORK/probe-root" create --bundle "$b" "$id" >"$b/out" 2>&1 </dev/null
-	rc=$?
-	out=$(cat "$b/out")
-	if [ $rc = 0 ]; then
-		"$KEEL" --root "$WORK/probe-root" delete --force "$id" >/dev/null 2>&1
-		rm_cgroup "/keel-clients-probe-$$"
-		return 0
-	fi
-	! grep -q 'linux.seccomp: not supported' <<<"$out"
-}
-
-declare -A MISSING=()
-check_support() {
-	local v known
-	for v in pause resume ps update seccomp "${KNOWN_MISSING[@]}"; do
-		[ -n "${MISSING[$v]+x}" ] && continue
-		known=0
-		[[ " ${KNOWN_MISSING[*]} " == *" $v "* ]] && known=1
-		if keel_has "$v"; then
-			MISSING[$v]=0
-			[ $known = 1 ] && note "keel now has \`$v\`: remove it from KNOWN_MISSING in clients/lib.sh"
-		else
-			MISSING[$v]=1
-			[ $known = 1 ] || fail_result "keel lacks \`$v\` and it is not in KNOWN_MISSING"
-		fi
-	done
-	SECCOMP_OPT=()
-	if [ "${MISSING[seccomp]}" = 1 ]; then
-		# TODO(seccomp): remove once keel supports linux.seccomp (KNOWN_MISSING above).
-		# shellcheck disable=SC2034 # used by the client scripts
-		SECCOMP_OPT=(--security-opt seccomp=unconfined)
-	fi
-}
 
 note() {
 	say "NOTE: $*"
@@ -114,16 +38,13 @@ fail_result() {
 
 # --- steps ---------------------------------------------------------------------------------
 
-# t NAME [--needs VERB]... [--rc N|--rc nonzero] [--out ERE]... [--not ERE]... [--timeout S] -- CMD...
+# t NAME [--rc N|--rc nonzero] [--out ERE]... [--not ERE]... [--timeout S] -- CMD...
 # Runs CMD (stdin from /dev/null), output in $OUT, exit code in $RC; returns 0 when every check holds.
-# --needs: the step calls `keel VERB`; if keel lacks it (and it is a KNOWN_MISSING), the step must
-# instead fail with keel's "not implemented" message in the client's output, and counts as MISSING.
 t() {
-	local name=$1 rc_want=0 timeout=90 outs=() nots=() needs=() v missing=()
+	local name=$1 rc_want=0 timeout=90 outs=() nots=()
 	shift
 	while [ $# -gt 0 ]; do
 		case $1 in
-		--needs) needs+=("$2"); shift 2 ;;
 		--rc) rc_want=$2; shift 2 ;;
 		--out) outs+=("$2"); shift 2 ;;
 		--not) nots+=("$2"); shift 2 ;;
@@ -132,17 +53,6 @@ t() {
 		*) echo "t: bad option $1" >&2; return 2 ;;
 		esac
 	done
-	for v in "${needs[@]}"; do [ "${MISSING[$v]:-0}" = 1 ] && missing+=("$v"); done
-	if [ ${#missing[@]} -gt 0 ]; then
-		# Expect the client to fail and to show keel's message for the first missing verb.
-		rc_want=nonzero
-		outs=()
-		nots=()
-		case ${missing[0]} in
-		seccomp) outs=('linux\.seccomp: not supported by keel yet') ;;
-		*) outs=("\`${missing[0]}\` is not implemented by keel yet") ;;
-		esac
-	fi
 	local lines0 start
 	lines0=$(wc -l <"$ARGVLOG")
 	start=$(date +%s.%N)
@@ -166,14 +76,8 @@ t() {
 	local dt
 	dt=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1fs", b-a}')
 	if [ ${#why[@]} = 0 ]; then
-		if [ ${#missing[@]} -gt 0 ]; then
-			say "MISSING $name ($dt): keel lacks ${missing[*]}; the client failed with keel's message"
-			record MISSING "$name (keel lacks: ${missing[*]})"
-			echo "$OUT" | tail -3 | indent
-		else
-			say "ok   $name ($dt)"
-			record PASS "$name"
-		fi
+		say "ok   $name ($dt)"
+		record PASS "$name"
 		return 0
 	fi
 	say "FAIL $name ($dt): $(IFS=';'; echo "${why[*]}")"

@@ -25,7 +25,6 @@ KEEL_ROOT=/run/keel
 snapshot "$KEEL_ROOT" "$W/keel-root-before"
 # podman writes /var/lib/containers/cache whatever its --root (a podman matter, not keel's)
 [ -e /var/lib/containers ] && VLC_PREEXISTED=1 || VLC_PREEXISTED=0
-check_support
 
 cat >"$W/storage.conf" <<TOML
 [storage]
@@ -56,8 +55,8 @@ TOML
 export CONTAINERS_CONF=$W/containers.conf CONTAINERS_STORAGE_CONF=$W/storage.conf
 PM=(podman --root "$W/storage" --runroot "$W/run" --tmpdir "$W/tmp" --storage-driver overlay
 	--cgroup-manager cgroupfs --events-backend file --runtime "$WRAP")
-# every container: in our cgroup; no seccomp while keel lacks it (SECCOMP_OPT, lib.sh)
-RUN=(--cgroup-parent "$CG" "${SECCOMP_OPT[@]}")
+# every container: in our cgroup
+RUN=(--cgroup-parent "$CG")
 q() { printf '%q ' "$@"; }
 
 cleanup() {
@@ -91,8 +90,8 @@ t "run --rm: the exit code comes through" --rc 3 -- \
 t "a failing create: exit code 127 and keel's message" --rc 127 \
 	--out 'executable file not found in \$PATH' -- \
 	"${PM[@]}" run --rm "${RUN[@]}" --network none "$IMG" no-such-command
-t "run with podman's default seccomp profile" --needs seccomp --out '^seccomp-ok$' -- \
-	"${PM[@]}" run --rm --cgroup-parent "$CG" --network none "$IMG" echo seccomp-ok
+t "run with podman's default seccomp profile" --out '^seccomp-ok$' -- \
+	"${PM[@]}" run --rm --cgroup-parent "$CG" --network none "$IMG" sh -c 'grep -q "^Seccomp:[[:space:]]*2" /proc/self/status && echo seccomp-ok'
 
 # --- detached: exec, top, pause, stop -------------------------------------------------------
 t "run -d (detached)" --out '^[0-9a-f]{64}$' -- \
@@ -116,7 +115,7 @@ pause_unpause() {
 	"${PM[@]}" unpause c1 || return 1
 	"${PM[@]}" inspect -f 'status={{.State.Status}}' c1
 }
-t "pause, unpause" --needs pause --needs resume --out '^status=paused$' --out '^status=running$' -- pause_unpause
+t "pause, unpause" --out '^status=paused$' --out '^status=running$' -- pause_unpause
 t "stop -t 5: SIGTERM, the trap exits 0" --out '^c1$' -- "${PM[@]}" stop -t 5 c1
 t "... Exited (0)" --out '^c1 Exited \(0\)' -- "${PM[@]}" ps -a --format '{{.Names}} {{.Status}}'
 t "logs" --out '^started$' --out '^got-TERM$' -- "${PM[@]}" logs c1

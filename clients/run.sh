@@ -5,8 +5,8 @@
 #
 # Environment: KEEL (default target/<host triple>/release/keel), KEEP=1 keeps the temp dir (kept anyway when a step fails) (logs, the runtime
 # calls each client made: <client>/logs/runtime-argv.log and subcommands.txt).
-# Exit status: 0 when every step passed or is a MISSING (a keel command listed in
-# KNOWN_MISSING, lib.sh), 1 otherwise. Needs root and the packages listed in .ci/run.
+# Exit status: 0 when every step passed, 1 otherwise. Needs root and the packages listed in
+# .ci/run.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 KEEL=$(realpath "${KEEL:-$here/../target/$(rustc -vV | sed -n 's/^host: //p')/release/keel}")

@@ -100,7 +100,10 @@ pub fn print(
                 ));
                 "keel passes a listed gap: remove it from known-gaps.tsv".to_string()
             }
-            (Outcome::Skip(m), _, None) => format!("keel skipped: {}", first_line(m, 90)),
+            (Outcome::Skip(m), _, None) => {
+                crate::harness::host::log_skip("conformance", &r.id, &first_line(m, 200));
+                format!("keel skipped: {}", first_line(m, 90))
+            }
             (Outcome::Pass(_), Outcome::Fail(m), None) => {
                 format!("runc differs: {}", first_line(m, 90))
             }

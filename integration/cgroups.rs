@@ -6,7 +6,7 @@
 //! machine's hybrid layout (v1 controllers plus hugetlb on the cgroup2 mount at
 //! /sys/fs/cgroup/unified); `make test-cgroupv2` runs the v2 checks in a VM.
 
-use crate::harness::{Bundle, Out, Runtime, Test};
+use crate::harness::{host, Bundle, Out, Runtime, Test};
 use serde_json::{json, Value};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -15,17 +15,9 @@ use std::time::{Duration, Instant};
 
 const WAIT: Duration = Duration::from_secs(10);
 
-fn hybrid() -> bool {
-    Path::new("/sys/fs/cgroup/memory").is_dir() && Path::new("/sys/fs/cgroup/unified").is_dir()
-}
-
 /// Skips (returns true) unless this host has the layout these tests were written for.
 fn skip_unless_hybrid(name: &str) -> bool {
-    if hybrid() {
-        return false;
-    }
-    eprintln!("{name}: skipped, not a hybrid cgroup host (see make test-cgroupv2)");
-    true
+    !host::hybrid_or_skip(&format!("cgroups::{name}"))
 }
 
 /// A file in the container's cgroup, seen from the host.
@@ -62,6 +54,14 @@ struct Case {
     files: Vec<(&'static str, &'static str, &'static str)>,
     /// runc 1.1.5 supports the fields (compare with it).
     runc: bool,
+}
+
+/// What keel must say when a case needs a file this host lacks: the field and the file.
+struct Refusal {
+    name: &'static str,
+    resources: Value,
+    field: &'static str,
+    missing: String,
 }
 
 fn check_case(t: &Test, c: &Case) {
@@ -113,97 +113,254 @@ fn check_case(t: &Test, c: &Case) {
     t.rt.delete(&b.id).ok();
 }
 
+/// keel refuses the case: the error names the field and the missing file, and nothing is left
+/// (no state; the cgroups it made are gone; the harness checks the rest when the test ends).
+fn check_refusal(t: &Test, r: &Refusal) {
+    let mut b = t.bundle();
+    set_resources(&mut b, &r.resources);
+    let out = t.rt.create(&b);
+    out.fails_with(r.field);
+    out.fails_with(&r.missing);
+    t.rt.state(&b.id).fails_with("container does not exist");
+    for h in host::hierarchies() {
+        let d = h.mount_point.join("keel-it").join(&b.id);
+        assert!(!d.exists(), "{}: {} left behind", r.name, d.display());
+    }
+}
+
+/// A whole block device (not a partition) for the throttle files: loop0 where it exists.
+fn whole_block_device() -> (u32, u32) {
+    let mut devs: Vec<(u32, u32)> = fs::read_dir("/sys/dev/block")
+        .unwrap()
+        .flatten()
+        .filter(|e| !e.path().join("partition").exists())
+        .filter_map(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            let (a, b) = n.split_once(':')?;
+            Some((a.parse().ok()?, b.parse().ok()?))
+        })
+        .collect();
+    devs.sort();
+    if devs.contains(&(7, 0)) {
+        return (7, 0);
+    }
+    *devs.first().expect("no block device on this host")
+}
+
+/// The cases for this host: each field checked in the files where the host offers it, and its
+/// refusal checked where it does not.
+fn resource_cases() -> (Vec<Case>, Vec<Refusal>) {
+    let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
+    let mut cases = Vec::new();
+    let mut refusals = Vec::new();
+
+    let mut memory = json!({"limit": 67108864, "reservation": 33554432,
+        "swappiness": 10, "disableOOMKiller": true});
+    let mut memory_files = vec![
+        ("memory", "memory.limit_in_bytes", "67108864"),
+        ("memory", "memory.soft_limit_in_bytes", "33554432"),
+        ("memory", "memory.swappiness", "10"),
+        ("memory", "memory.oom_control", "oom_kill_disable 1"),
+    ];
+    if host::memsw() {
+        memory["swap"] = json!(134217728);
+        memory_files.push(("memory", "memory.memsw.limit_in_bytes", "134217728"));
+    } else {
+        refusals.push(Refusal {
+            name: "memory.swap without swap accounting",
+            resources: json!({"memory": {"limit": 67108864, "swap": 134217728}}),
+            field: "linux.resources.memory.swap: ",
+            missing: "has no file memory.memsw.limit_in_bytes".into(),
+        });
+    }
+    cases.push(Case {
+        name: "memory",
+        resources: json!({ "memory": memory }),
+        files: memory_files,
+        runc: true,
+    });
+
+    let mut cpu =
+        json!({"shares": 512, "quota": 50000, "period": 200000, "cpus": "0", "mems": "0"});
+    let mut cpu_files = vec![
+        ("cpu", "cpu.shares", "512"),
+        ("cpu", "cpu.cfs_quota_us", "50000"),
+        ("cpu", "cpu.cfs_period_us", "200000"),
+        ("cpuset", "cpuset.cpus", "0"),
+        ("cpuset", "cpuset.mems", "0"),
+    ];
+    if host::v1_cpu_has("cpu.rt_period_us") {
+        cpu["realtimePeriod"] = json!(500000);
+        cpu_files.push(("cpu", "cpu.rt_period_us", "500000"));
+    } else {
+        refusals.push(Refusal {
+            name: "cpu.realtimePeriod without CONFIG_RT_GROUP_SCHED",
+            resources: json!({"cpu": {"realtimePeriod": 500000}}),
+            field: "linux.resources.cpu.realtimePeriod: ",
+            missing: "has no file cpu.rt_period_us".into(),
+        });
+    }
+    cases.push(Case {
+        name: "cpu",
+        resources: json!({ "cpu": cpu }),
+        files: cpu_files,
+        runc: true,
+    });
+
+    // runc 1.1.5 ignores burst and idle.
+    for (field, file, value, want) in [
+        ("burst", "cpu.cfs_burst_us", 20000, "20000"),
+        ("idle", "cpu.idle", 1, "1"),
+    ] {
+        if host::v1_cpu_has(file) {
+            cases.push(Case {
+                name: leak(format!("cpu.{field}")),
+                resources: json!({"cpu": {"quota": 50000, field: value}}),
+                files: vec![("cpu", file, want)],
+                runc: false,
+            });
+        } else {
+            refusals.push(Refusal {
+                name: leak(format!("cpu.{field} on an older kernel")),
+                resources: json!({"cpu": {"quota": 50000, field: value}}),
+                field: leak(format!("linux.resources.cpu.{field}: ")),
+                missing: format!("has no file {file}"),
+            });
+        }
+    }
+
+    cases.push(Case {
+        name: "pids",
+        resources: json!({"pids": {"limit": 42}}),
+        files: vec![("pids", "pids.max", "42")],
+        runc: true,
+    });
+    cases.push(Case {
+        name: "pids unlimited",
+        resources: json!({"pids": {"limit": -1}}),
+        files: vec![("pids", "pids.max", "max")],
+        runc: true,
+    });
+
+    let (major, minor) = whole_block_device();
+    let dev = |rate: u64| json!([{"major": major, "minor": minor, "rate": rate}]);
+    let line = |rate: u64| leak(format!("{major}:{minor} {rate}"));
+    cases.push(Case {
+        name: "blockIO throttling",
+        resources: json!({"blockIO": {
+            "throttleReadBpsDevice": dev(1048576), "throttleWriteBpsDevice": dev(2097152),
+            "throttleReadIOPSDevice": dev(100), "throttleWriteIOPSDevice": dev(200)}}),
+        files: vec![
+            ("blkio", "blkio.throttle.read_bps_device", line(1048576)),
+            ("blkio", "blkio.throttle.write_bps_device", line(2097152)),
+            ("blkio", "blkio.throttle.read_iops_device", line(100)),
+            ("blkio", "blkio.throttle.write_iops_device", line(200)),
+        ],
+        runc: true,
+    });
+    match host::blkio_weight_files() {
+        Some((weight, _)) => cases.push(Case {
+            name: "blockIO.weight",
+            resources: json!({"blockIO": {"weight": 300}}),
+            files: vec![("blkio", weight, "300")],
+            runc: true,
+        }),
+        // No I/O scheduler with weights (BFQ) is loaded: only blkio.throttle.* exist.
+        None => {
+            refusals.push(Refusal {
+                name: "blockIO.weight without BFQ",
+                resources: json!({"blockIO": {"weight": 300}}),
+                field: "linux.resources.blockIO.weight: ",
+                missing: "has no file blkio.bfq.weight (nor blkio.weight)".into(),
+            });
+            refusals.push(Refusal {
+                name: "blockIO.weightDevice without BFQ",
+                resources: json!({"blockIO": {"weightDevice": [{"major": major, "minor": minor, "weight": 300}]}}),
+                field: "linux.resources.blockIO.weightDevice[0].weight: ",
+                missing: "has no file blkio.bfq.weight_device (nor blkio.weight_device)".into(),
+            });
+        }
+    }
+
+    // hugetlb: here on the cgroup2 mount (runc 1.1.5 cannot use it there), elsewhere on v1.
+    let sizes = host::huge_page_sizes();
+    let size = sizes.iter().find(|s| *s == "2MB").or(sizes.first());
+    match (host::controller_at("hugetlb"), size) {
+        (host::At::V2(m), Some(size)) => {
+            let two = leak((2 * host::huge_page_bytes(size)).to_string());
+            let one = leak(host::huge_page_bytes(size).to_string());
+            let max = leak(format!("hugetlb.{size}.max"));
+            let rsvd = leak(format!("hugetlb.{size}.rsvd.max"));
+            let mut files = vec![("unified", max, two)];
+            // Reservation limits since 5.7; keel writes them where they exist.
+            if host::child_files(&m).iter().any(|f| f == rsvd) {
+                files.push(("unified", rsvd, two));
+            }
+            cases.push(Case {
+                name: "hugepageLimits on the cgroup2 mount",
+                resources: json!({"hugepageLimits": [{"pageSize": size, "limit": two.parse::<u64>().unwrap()}]}),
+                files,
+                runc: false,
+            });
+            cases.push(Case {
+                name: "unified key on the cgroup2 mount",
+                resources: json!({"unified": {max: one}}),
+                files: vec![("unified", max, one)],
+                runc: false,
+            });
+        }
+        (host::At::V1(_), Some(size)) => {
+            let two = leak((2 * host::huge_page_bytes(size)).to_string());
+            cases.push(Case {
+                name: "hugepageLimits on v1",
+                resources: json!({"hugepageLimits": [{"pageSize": size, "limit": two.parse::<u64>().unwrap()}]}),
+                files: vec![("hugetlb", leak(format!("hugetlb.{size}.limit_in_bytes")), two)],
+                runc: true,
+            });
+        }
+        (host::At::Nowhere, Some(size)) => refusals.push(Refusal {
+            name: "hugepageLimits without the hugetlb controller",
+            resources: json!({"hugepageLimits": [{"pageSize": size, "limit": 4194304}]}),
+            field: "linux.resources.hugepageLimits",
+            missing: "the hugetlb controller is not mounted on this host".into(),
+        }),
+        (_, None) => host::skip(
+            "cgroups::resource_values hugepageLimits",
+            "the kernel offers no huge page size (/sys/kernel/mm/hugepages is empty)",
+        ),
+    }
+
+    // net_cls / net_prio: mounted on many hybrid hosts, not on this project's machines.
+    if host::v1_mount("net_cls").is_some() {
+        cases.push(Case {
+            name: "network.classID",
+            resources: json!({"network": {"classID": 1048577}}),
+            files: vec![("net_cls", "net_cls.classid", "1048577")],
+            runc: true,
+        });
+    } else {
+        refusals.push(Refusal {
+            name: "network.classID without net_cls",
+            resources: json!({"network": {"classID": 1048577}}),
+            field: "linux.resources.network.classID: ",
+            missing: "the net_cls controller is not mounted on this host".into(),
+        });
+    }
+    (cases, refusals)
+}
+
 #[test]
 fn resource_values_in_files_and_inside_match_runc() {
     if skip_unless_hybrid("resource_values") {
         return;
     }
     let t = Test::new("cg-resources");
-    let cases = vec![
-        Case {
-            name: "memory",
-            resources: json!({"memory": {"limit": 67108864, "reservation": 33554432,
-                "swap": 134217728, "swappiness": 10, "disableOOMKiller": true}}),
-            files: vec![
-                ("memory", "memory.limit_in_bytes", "67108864"),
-                ("memory", "memory.soft_limit_in_bytes", "33554432"),
-                ("memory", "memory.memsw.limit_in_bytes", "134217728"),
-                ("memory", "memory.swappiness", "10"),
-                ("memory", "memory.oom_control", "oom_kill_disable 1"),
-            ],
-            runc: true,
-        },
-        Case {
-            name: "cpu",
-            resources: json!({"cpu": {"shares": 512, "quota": 50000, "period": 200000,
-                "realtimePeriod": 500000, "cpus": "0", "mems": "0"}}),
-            files: vec![
-                ("cpu", "cpu.shares", "512"),
-                ("cpu", "cpu.cfs_quota_us", "50000"),
-                ("cpu", "cpu.cfs_period_us", "200000"),
-                ("cpu", "cpu.rt_period_us", "500000"),
-                ("cpuset", "cpuset.cpus", "0"),
-                ("cpuset", "cpuset.mems", "0"),
-            ],
-            runc: true,
-        },
-        Case {
-            // runc 1.1.5 ignores burst and idle.
-            name: "cpu burst and idle",
-            resources: json!({"cpu": {"quota": 50000, "burst": 20000, "idle": 1}}),
-            files: vec![
-                ("cpu", "cpu.cfs_burst_us", "20000"),
-                ("cpu", "cpu.idle", "1"),
-            ],
-            runc: false,
-        },
-        Case {
-            name: "pids",
-            resources: json!({"pids": {"limit": 42}}),
-            files: vec![("pids", "pids.max", "42")],
-            runc: true,
-        },
-        Case {
-            name: "pids unlimited",
-            resources: json!({"pids": {"limit": -1}}),
-            files: vec![("pids", "pids.max", "max")],
-            runc: true,
-        },
-        Case {
-            name: "blockIO",
-            resources: json!({"blockIO": {"weight": 300,
-                "throttleReadBpsDevice": [{"major": 7, "minor": 0, "rate": 1048576}],
-                "throttleWriteBpsDevice": [{"major": 7, "minor": 0, "rate": 2097152}],
-                "throttleReadIOPSDevice": [{"major": 7, "minor": 0, "rate": 100}],
-                "throttleWriteIOPSDevice": [{"major": 7, "minor": 0, "rate": 200}]}}),
-            files: vec![
-                ("blkio", "blkio.bfq.weight", "300"),
-                ("blkio", "blkio.throttle.read_bps_device", "7:0 1048576"),
-                ("blkio", "blkio.throttle.write_bps_device", "7:0 2097152"),
-                ("blkio", "blkio.throttle.read_iops_device", "7:0 100"),
-                ("blkio", "blkio.throttle.write_iops_device", "7:0 200"),
-            ],
-            runc: true,
-        },
-        Case {
-            // Here hugetlb is only on the cgroup2 mount, which runc 1.1.5 does not use.
-            name: "hugepageLimits",
-            resources: json!({"hugepageLimits": [{"pageSize": "2MB", "limit": 4194304}]}),
-            files: vec![
-                ("unified", "hugetlb.2MB.max", "4194304"),
-                ("unified", "hugetlb.2MB.rsvd.max", "4194304"),
-            ],
-            runc: false,
-        },
-        Case {
-            name: "unified key on the cgroup2 mount",
-            resources: json!({"unified": {"hugetlb.2MB.max": "2097152"}}),
-            files: vec![("unified", "hugetlb.2MB.max", "2097152")],
-            runc: false,
-        },
-    ];
+    let (cases, refusals) = resource_cases();
     for c in &cases {
         check_case(&t, c);
+    }
+    for r in &refusals {
+        check_refusal(&t, r);
     }
 }
 
@@ -290,17 +447,18 @@ fn denied_device_access_cannot_be_opened() {
         return;
     }
     let t = Test::new("cg-devices");
-    // c 240:0 (a "local use" number no driver has) exists in the container; only reading it is
-    // allowed. An allowed open reaches the missing driver (ENXIO), a denied one stops at the
-    // device cgroup (EPERM).
+    // A character major no driver has (in the local/dynamic range 234-254) exists in the
+    // container; only reading it is allowed. An allowed open reaches the missing driver
+    // (ENXIO), a denied one stops at the device cgroup (EPERM).
+    let major = host::unused_char_major().expect("every char major 234-254 has a driver");
     let r = t.compare_probe_output(&["check", "/dev/local0"], |b| {
         b.push(
             "/linux/devices",
-            json!({"path": "/dev/local0", "type": "c", "major": 240, "minor": 0, "fileMode": 0o666}),
+            json!({"path": "/dev/local0", "type": "c", "major": major, "minor": 0, "fileMode": 0o666}),
         );
         b.push(
             "/linux/resources/devices",
-            json!({"allow": true, "type": "c", "major": 240, "minor": 0, "access": "r"}),
+            json!({"allow": true, "type": "c", "major": major, "minor": 0, "access": "r"}),
         );
     });
     assert_eq!(
@@ -438,12 +596,17 @@ fn update_stdin(t: &Test, rt: &Runtime, id: &str, json: &str) -> Out {
 /// dockerd 20.10 through containerd's runc shim; shared/reference/clients).
 const DOCKERD_UPDATE: &str = r#"{"memory":{"limit":67108864,"reservation":0,"swap":134217728,"kernel":0},"cpu":{"shares":0,"quota":0,"period":0},"blockIO":{"weight":0}}"#;
 
+/// The same for `docker update --memory 64m` on a host without swap accounting.
+const DOCKERD_UPDATE_NO_SWAP: &str = r#"{"memory":{"limit":67108864,"reservation":0,"swap":0,"kernel":0},"cpu":{"shares":0,"quota":0,"period":0},"blockIO":{"weight":0}}"#;
+
 #[test]
 fn update_applies_dockerds_json_and_runcs_flags() {
     if skip_unless_hybrid("update") {
         return;
     }
     let t = Test::new("cg-update");
+    let memsw = host::memsw();
+    let weight = host::blkio_weight_files().map(|(w, _)| w);
     for rt in [&t.rt, &t.runc] {
         let mut b = t.bundle();
         set_resources(
@@ -453,15 +616,26 @@ fn update_applies_dockerds_json_and_runcs_flags() {
         );
         b.args(&["/probe", "sleep", "30"]);
         rt.run_detached(&b).ok();
-        update_stdin(&t, rt, &b.id, DOCKERD_UPDATE).ok();
         let mem = |f: &str| host_read(&b.id, "memory", f);
-        assert_eq!(mem("memory.limit_in_bytes"), "67108864", "{}", rt.name);
-        assert_eq!(
-            mem("memory.memsw.limit_in_bytes"),
-            "134217728",
-            "{}",
-            rt.name
-        );
+        if memsw {
+            update_stdin(&t, rt, &b.id, DOCKERD_UPDATE).ok();
+            assert_eq!(mem("memory.limit_in_bytes"), "67108864", "{}", rt.name);
+            assert_eq!(
+                mem("memory.memsw.limit_in_bytes"),
+                "134217728",
+                "{}",
+                rt.name
+            );
+        } else {
+            // Without swap accounting both refuse dockerd's swap limit; keel names the field.
+            let out = update_stdin(&t, rt, &b.id, DOCKERD_UPDATE);
+            out.failed();
+            if rt.name != "runc" {
+                out.fails_with("linux.resources.memory.swap: ");
+            }
+            update_stdin(&t, rt, &b.id, DOCKERD_UPDATE_NO_SWAP).ok();
+            assert_eq!(mem("memory.limit_in_bytes"), "67108864", "{}", rt.name);
+        }
         // Zeros left the rest alone.
         assert_eq!(host_read(&b.id, "cpu", "cpu.shares"), "1024", "{}", rt.name);
         assert_eq!(
@@ -470,12 +644,10 @@ fn update_applies_dockerds_json_and_runcs_flags() {
             "{}",
             rt.name
         );
-        rt.invoke(&[
+        let mut args = vec![
             "update",
             "--memory",
             "48m",
-            "--memory-swap",
-            "96m",
             "--memory-reservation",
             "16m",
             "--cpu-share",
@@ -488,23 +660,38 @@ fn update_applies_dockerds_json_and_runcs_flags() {
             "0",
             "--pids-limit",
             "20",
-            "--blkio-weight",
-            "200",
-            &b.id,
-        ])
-        .ok();
-        for (h, f, want) in [
+        ];
+        let mut want = vec![
             ("memory", "memory.limit_in_bytes", "50331648"),
-            ("memory", "memory.memsw.limit_in_bytes", "100663296"),
             ("memory", "memory.soft_limit_in_bytes", "16777216"),
             ("cpu", "cpu.shares", "256"),
             ("cpu", "cpu.cfs_quota_us", "20000"),
             ("cpu", "cpu.cfs_period_us", "50000"),
             ("cpuset", "cpuset.cpus", "0"),
             ("pids", "pids.max", "20"),
-            ("blkio", "blkio.bfq.weight", "200"),
-        ] {
+        ];
+        if memsw {
+            args.extend(["--memory-swap", "96m"]);
+            want.push(("memory", "memory.memsw.limit_in_bytes", "100663296"));
+        }
+        if let Some(w) = weight {
+            args.extend(["--blkio-weight", "200"]);
+            want.push(("blkio", w, "200"));
+        }
+        args.push(&b.id);
+        rt.invoke(&args).ok();
+        for (h, f, want) in want {
             assert_eq!(host_read(&b.id, h, f), want, "{}: {h}/{f}", rt.name);
+        }
+        if weight.is_none() {
+            // No BFQ: both refuse a weight, keel naming the field and the missing file.
+            let out = rt.invoke(&["update", "--blkio-weight", "200", &b.id]);
+            out.failed();
+            if rt.name != "runc" {
+                out.fails_with("linux.resources.blockIO.weight: ")
+                    .fails_with("has no file blkio.bfq.weight (nor blkio.weight)");
+            }
+            assert_eq!(rt.status(&b.id), "running", "{}", rt.name);
         }
         rt.invoke(&["update", "--pids-limit", "-1", &b.id]).ok();
         assert_eq!(host_read(&b.id, "pids", "pids.max"), "max", "{}", rt.name);
@@ -531,7 +718,8 @@ fn update_errors_name_the_field() {
         .fails_with("--resources: memory.limit: invalid type");
     t.rt.invoke(&["update", "--memory", "lots", &b.id])
         .fails_with("invalid value for --memory");
-    t.rt.invoke(&["update", "--cpuset-cpus", "0-63", &b.id])
+    let cpus = format!("0-{}", host::last_online("cpu") + 1);
+    t.rt.invoke(&["update", "--cpuset-cpus", &cpus, &b.id])
         .fails_with("linux.resources.cpu.cpus: ");
     assert_eq!(t.rt.status(&b.id), "running");
 }
@@ -660,7 +848,9 @@ fn bad_values_name_the_field_and_leave_nothing() {
         return;
     }
     let t = Test::new("cg-bad");
-    let cases: Vec<(Value, &str)> = vec![
+    let mems_out_of_range = (host::last_online("node") + 1).to_string();
+    let mems_needle = format!("linux.resources.cpu.mems: {mems_out_of_range} is out of range");
+    let mut cases: Vec<(Value, &str)> = vec![
         (
             json!({"cpu": {"quota": -5}}),
             "linux.resources.cpu.quota: must be positive or -1 (unlimited), got -5",
@@ -678,12 +868,12 @@ fn bad_values_name_the_field_and_leave_nothing() {
             "linux.resources.unified[\"hugetlb.bogus\"]: ",
         ),
         (
-            json!({"cpu": {"cpus": "0-63"}}),
+            json!({"cpu": {"cpus": format!("0-{}", host::last_online("cpu") + 1)}}),
             "linux.resources.cpu.cpus: ",
         ),
         (
-            json!({"cpu": {"mems": "5"}}),
-            "linux.resources.cpu.mems: 5 is out of range",
+            json!({"cpu": {"mems": mems_out_of_range}}),
+            &mems_needle,
         ),
         (
             json!({"devices": [{"allow": false, "access": "rwm"},
@@ -699,20 +889,22 @@ fn bad_values_name_the_field_and_leave_nothing() {
             "linux.resources.hugepageLimits[0].pageSize: \"3MB\" is not a huge page size",
         ),
         (
-            json!({"network": {"classID": 1048577}}),
-            "linux.resources.network.classID: the net_cls controller is not mounted on this host",
-        ),
-        (
             json!({"memory": {"swappiness": 200}}),
             "linux.resources.memory.swappiness: must be between 0 and 100, got 200",
         ),
-        (
-            // Fails only when written (BFQ refuses devices it does not schedule): the cgroup
-            // exists by then and must be removed again.
-            json!({"blockIO": {"weightDevice": [{"major": 7, "minor": 0, "weight": 300}]}}),
-            "linux.resources.blockIO.weightDevice[0].weight: write \"7:0 300\" to ",
-        ),
     ];
+    // Fail only when written (the kernel has no block device 4095:0; BFQ also refuses a device
+    // it does not schedule): the cgroup exists by then and must be removed again.
+    cases.push((
+        json!({"blockIO": {"throttleReadBpsDevice": [{"major": 4095, "minor": 0, "rate": 1}]}}),
+        "linux.resources.blockIO.throttleReadBpsDevice[0]: write \"4095:0 1\" to ",
+    ));
+    if host::blkio_weight_files().is_some() {
+        cases.push((
+            json!({"blockIO": {"weightDevice": [{"major": 4095, "minor": 0, "weight": 300}]}}),
+            "linux.resources.blockIO.weightDevice[0].weight: write \"4095:0 300\" to ",
+        ));
+    }
     for (resources, needle) in cases {
         let mut b = t.bundle();
         set_resources(&mut b, &resources);

@@ -257,6 +257,9 @@ fn exec_with_a_tty_through_the_console_socket() {
 /// controller and in the container's cgroup for the others (keel and runc).
 #[test]
 fn exec_into_a_sub_cgroup() {
+    if !crate::harness::host::hybrid_or_skip("exec::exec_into_a_sub_cgroup") {
+        return;
+    }
     let t = Test::new("exec-cgroup");
     for rt in [&t.rt, &t.runc] {
         let b = running(&t, rt);

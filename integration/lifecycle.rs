@@ -35,7 +35,7 @@ fn proc_exists(pid: i64) -> bool {
 #[test]
 fn create_start_state_delete() {
     let t = Test::new("lifecycle");
-    let b = t.bundle().with_probe(&["sleep", "1"]);
+    let b = t.bundle().with_gate();
     t.rt.create(&b).ok();
 
     let st = t.rt.state_json(&b.id);
@@ -60,6 +60,7 @@ fn create_start_state_delete() {
     assert_eq!(st["status"], "running", "{st}");
     assert_eq!(st["pid"].as_i64(), Some(pid), "pid changed on start: {st}");
 
+    b.open_gate();
     let st = t.rt.wait_status(&b.id, "stopped", WAIT);
     assert_eq!(st["id"], b.id.as_str());
 

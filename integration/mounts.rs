@@ -217,7 +217,13 @@ fn rbind_carries_submounts_and_bind_does_not() {
         );
         let r = t.rt.probe(&b, &["check", "/tree/sub/inner", "/tree/sub"]);
         assert_eq!(r[0]["exists"], visible, "{kind}: /tree/sub/inner: {r}");
-        let fs_type = if visible { "0x1021994" } else { "0xef53" };
+        // Without the submount /tree/sub is the directory on the filesystem of the test's dir.
+        let under = crate::harness::host::fs_magic(&src).unwrap();
+        let fs_type = if visible {
+            "0x1021994".to_string()
+        } else {
+            format!("{under:#x}")
+        };
         assert_eq!(r[1]["statfs_type"], fs_type, "{kind}: /tree/sub: {r}");
     }
 }
@@ -502,6 +508,9 @@ fn overlay_mount_is_visible_and_writable() {
 /// container's own cgroup, read-only, as runc does it.
 #[test]
 fn cgroup_mount_without_cgroup_namespace() {
+    if !crate::harness::host::hybrid_or_skip("mounts::cgroup_mount_without_cgroup_namespace") {
+        return;
+    }
     let t = Test::new("mounts-cgroup");
     let patch = |b: &mut Bundle| {
         b.push(

@@ -49,6 +49,9 @@ fn bundle_patching_by_pointer() {
 
 #[test]
 fn leak_check_sees_a_live_container() {
+    if !crate::harness::host::hybrid_or_skip("selftest::leak_check_sees_a_live_container") {
+        return;
+    }
     let t = Test::new("selftest-leaks");
     let b = t.bundle().with_probe(&["sleep", "30"]);
     t.runc.create(&b).ok();

@@ -113,7 +113,7 @@ pub fn state_missing(env: &Env) -> Res {
 pub fn state_tracks_lifecycle(env: &Env) -> Res {
     let t = env.test("state-life");
     let rt = env.rt(&t);
-    let b = t.bundle().with_probe(&["sleep", "0.3"]);
+    let b = t.bundle().with_gate();
     let pid = created(rt, &b)?;
     let st = rt.state_json(&b.id);
     ensure!(st["status"] == "created", "after create: {st}");
@@ -125,6 +125,7 @@ pub fn state_tracks_lifecycle(env: &Env) -> Res {
         st["pid"].as_i64() == Some(pid),
         "pid changed on start: {st}"
     );
+    b.open_gate();
     ensure!(
         wait_for(WAIT, || status_of(rt, &b.id) == "stopped"),
         "not stopped after the process exited: {}",
@@ -180,12 +181,13 @@ pub fn state_schema(env: &Env) -> Res {
 pub fn state_status_values(env: &Env) -> Res {
     let t = env.test("state-values");
     let rt = env.rt(&t);
-    let b = t.bundle().with_probe(&["sleep", "0.2"]);
+    let b = t.bundle().with_gate();
     let mut seen = Vec::new();
     created(rt, &b)?;
     seen.push(status_of(rt, &b.id));
     ensure!(rt.start(&b.id).code == 0, "start failed");
     seen.push(status_of(rt, &b.id));
+    b.open_gate();
     wait_for(WAIT, || status_of(rt, &b.id) == "stopped");
     seen.push(status_of(rt, &b.id));
     for s in &seen {

@@ -58,8 +58,10 @@ done
 echo "io.weight $(cg res io.weight)" >>/tmp/res.host
 # io.bfq.weight where BFQ is loaded, else io.weight with runc's conversion (300 -> 2930).
 if [ -e $CG/res/io.bfq.weight ]; then
+	echo "branch: BFQ loaded, blockIO.weight goes to io.bfq.weight"
 	eq "res: host io.bfq.weight" "$(cg res io.bfq.weight)" "default 300"
 else
+	echo "branch: no BFQ, blockIO.weight goes to io.weight (converted)"
 	eq "res: host io.weight" "$(cg res io.weight)" "default 2930"
 fi
 $K start res

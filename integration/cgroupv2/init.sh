@@ -28,7 +28,9 @@ mount -t tmpfs tmpfs /run
 mount -t cgroup2 cgroup2 /sys/fs/cgroup
 # A block device for the io.* checks: loop0 (7:0) needs no backing file to be throttled.
 insmod /lib/modules/loop.ko 2>/dev/null
-echo "KEEL-V2-BOOTED uptime=$(cut -d' ' -f1 /proc/uptime) kernel=$(uname -r) controllers=$(cat /sys/fs/cgroup/cgroup.controllers)"
+# With BFQ=1 (run.sh): the BFQ scheduler, whose io.bfq.weight keel prefers to io.weight.
+if [ -e /lib/modules/bfq.ko ]; then insmod /lib/modules/bfq.ko || echo "KEEL-V2-NOTE insmod bfq failed"; fi
+echo "KEEL-V2-BOOTED uptime=$(cut -d' ' -f1 /proc/uptime) kernel=$(uname -r) controllers=$(cat /sys/fs/cgroup/cgroup.controllers) bfq=$([ -d /sys/module/bfq ] && echo loaded || echo absent)"
 sh /checks.sh
 echo "KEEL-V2-DONE uptime=$(cut -d' ' -f1 /proc/uptime)"
 sync

@@ -10,7 +10,7 @@
 # Needs: qemu-system-x86 linux-image-amd64 busybox-static cpio python3 (apt-get install).
 # Software emulation (TCG), so it runs on any x86_64 machine; the guest boots in about 5 s.
 # Environment: KERNEL (default: the newest /boot/vmlinuz-*), QEMU_TIMEOUT (seconds, default
-# 600), KEEP=1 keeps the work dir.
+# 600), KEEP=1 keeps the work dir, BFQ=1 loads the BFQ I/O scheduler in the guest.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -50,12 +50,21 @@ copy_bin() {
 }
 copy_bin "$keel" keel
 if [ -x /usr/sbin/runc ]; then copy_bin /usr/sbin/runc runc; fi
-loop=$(find "/lib/modules/$kver" -name 'loop.ko*' | head -n 1)
-case "$loop" in
-*.xz) xz -dc "$loop" >"$root/lib/modules/loop.ko" ;;
-*.zst) zstd -qdc "$loop" >"$root/lib/modules/loop.ko" ;;
-?*) cp "$loop" "$root/lib/modules/loop.ko" ;;
-esac
+# copy_module NAME: the guest kernel's NAME.ko, decompressed, for init.sh to insmod
+copy_module() {
+	local m
+	m=$(find "/lib/modules/$kver" -name "$1.ko*" | head -n 1)
+	case "$m" in
+	*.xz) xz -dc "$m" >"$root/lib/modules/$1.ko" ;;
+	*.zst) zstd -qdc "$m" >"$root/lib/modules/$1.ko" ;;
+	?*) cp "$m" "$root/lib/modules/$1.ko" ;;
+	*) die "the kernel $kver has no module $1" ;;
+	esac
+}
+copy_module loop
+# BFQ=1: load the BFQ scheduler too, so the io.bfq.weight branch of the checks runs (make
+# test-cgroupv2 boots the guest both ways: machines of this kind differ in just that).
+if [ "${BFQ:-0}" = 1 ]; then copy_module bfq; fi
 
 # the containers' rootfs (shared, read-only) and the bundles
 rfs=$root/bundles/rootfs
@@ -72,7 +81,7 @@ cp "$here/checks.sh" "$root/checks.sh"
 chmod +x "$root/init"
 (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$work/initrd.gz"
 
-echo "test-cgroupv2: booting $kernel ($(du -h "$work/initrd.gz" | cut -f1) initramfs)"
+echo "test-cgroupv2: booting $kernel (BFQ=${BFQ:-0}) ($(du -h "$work/initrd.gz" | cut -f1) initramfs)"
 start=$(date +%s.%N)
 set +e
 timeout "$timeout_s" qemu-system-x86_64 -accel tcg -m 1024 -smp 2 \
@@ -84,8 +93,12 @@ set -e
 end=$(date +%s.%N)
 echo "test-cgroupv2: qemu exited $qemu_rc after $(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }') s"
 result=$(grep -a '^KEEL-V2-RESULT' "$work/console.log" | tail -n 1 || true)
+# The run proves the branch it was booted for, or it proves nothing.
+want_branch="branch: no BFQ"
+if [ "${BFQ:-0}" = 1 ]; then want_branch="branch: BFQ loaded"; fi
+grep -aq "^$want_branch" "$work/console.log" || die "the guest did not take the expected branch ($want_branch)"
 case "$result" in
-"KEEL-V2-RESULT pass="*" fail=0") echo "test-cgroupv2: PASS (${result#KEEL-V2-RESULT })" ;;
+"KEEL-V2-RESULT pass="*" fail=0") echo "test-cgroupv2: PASS (BFQ=${BFQ:-0}, ${result#KEEL-V2-RESULT })" ;;
 "") die "no result from the guest (qemu rc $qemu_rc; console log above)" ;;
 *) die "FAIL (${result#KEEL-V2-RESULT })" ;;
 esac

@@ -166,6 +166,38 @@ impl Bundle {
         b
     }
 
+    /// A copy of this bundle whose process lives until [`Bundle::open_gate`]: it blocks reading
+    /// the fifo `/gate` in its rootfs, then exits 0. For a test that needs the process alive
+    /// for a while and then gone, without hoping a `sleep` lasts long enough.
+    pub fn with_gate(&self) -> Bundle {
+        let fifo = self.rootfs().join("gate");
+        let ok = std::process::Command::new("mkfifo")
+            .arg("-m")
+            .arg("0600")
+            .arg(&fifo)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok || fifo.exists(), "mkfifo {}", fifo.display());
+        let mut b = self.clone();
+        b.args(&["/bin/sh", "-c", "read x < /gate"]);
+        b
+    }
+
+    /// Lets the process of a [`Bundle::with_gate`] bundle exit. Fails (rather than blocks) when
+    /// nothing reads the gate, i.e. the process is already gone.
+    pub fn open_gate(&self) {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let fifo = self.rootfs().join("gate");
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&fifo)
+            .unwrap_or_else(|e| panic!("open {} (is the process alive?): {e}", fifo.display()));
+        f.write_all(b"go\n")
+            .unwrap_or_else(|e| panic!("write {}: {e}", fifo.display()));
+    }
+
     /// Writes config.json (the runtime helpers call this before every invocation).
     pub fn write(&self) {
         let text = serde_json::to_string_pretty(&self.config).expect("config serializes");

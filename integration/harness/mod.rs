@@ -7,6 +7,7 @@ pub mod bundle;
 pub mod compare;
 pub mod default_spec;
 pub mod fdpass;
+pub mod host;
 pub mod leaks;
 pub mod runtime;
 
@@ -115,6 +116,9 @@ pub fn probe_on_host(args: &[&str]) -> serde_json::Value {
 }
 
 extern "C" fn cleanup_at_exit() {
+    if let Some(summary) = host::skip_summary() {
+        eprintln!("\n{summary}");
+    }
     let Some(g) = GLOBAL.get() else { return };
     let _ = fs::remove_dir_all(&g.template);
     // Only if empty: a test that leaked keeps its directory for inspection.
