@@ -75,10 +75,13 @@ conformance:
 test-clients: build
 	KEEL=$(KEEL) clients/run.sh
 
+# keel must build for musl too (no glibc-only types or constants): `rustup target add
+# x86_64-unknown-linux-musl`, which .ci/run does.
 lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
 	$(CARGO) clippy --test conformance -- -D warnings
+	$(CARGO) check --all-targets --target x86_64-unknown-linux-musl
 ifneq ($(wildcard $(PROBE_MANIFEST)),)
 	$(CARGO) fmt --check --manifest-path $(PROBE_MANIFEST)
 	$(CARGO) clippy --manifest-path $(PROBE_MANIFEST) --target-dir target/probe-lint --all-targets -- -D warnings

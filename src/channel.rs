@@ -1,5 +1,6 @@
 //! The parent <-> init protocol: typed messages, one per SEQPACKET datagram, over one socketpair.
-//! init's errors travel back as text that already names the config field and the errno. A
+//! init's errors travel back whole (`error::Wire`): the text that already names the config field
+//! and the errno, the errno itself and the error's kind. A
 //! message may carry one fd (SCM_RIGHTS): `send_fd` attaches it, `recv` keeps it for `take_fd`.
 //!
 //! ```text
@@ -22,7 +23,7 @@
 //!        (only with SCMP_ACT_NOTIFY rules)  <---  send SeccompListener + the listener fd
 //!  connect to linux.seccomp.listenerPath,         (SCM_RIGHTS), right after loading
 //!  send it the container process state + fd
-//!                                           <---  send Ready        (or Error(text) at any step)
+//!                                           <---  send Ready        (or Error(wire) at any step)
 //!  write state.json and --pid-file; exit          open exec.fifo for writing: blocks
 //!  keel start: open exec.fifo, read 1 byte  ---->  startContainer hooks, execve
 //! ```
@@ -45,14 +46,14 @@ pub enum Msg {
     MountsDone,
     HooksDone,
     Ready,
-    Error(String),
+    Error(crate::error::Wire),
     /// Carries the seccomp listener fd (SCMP_ACT_NOTIFY), for the agent at listenerPath.
     SeccompListener,
 }
 
-/// How `expect` reports that the peer (keel) went away: init then exits quietly, since keel
-/// reports the failure that made it close the channel.
-pub const CLOSED: &str = "protocol error: channel closed";
+/// How `expect` reports that the peer (keel) went away (kind `ChannelClosed`): init then exits
+/// quietly, since keel reports the failure that made it close the channel.
+const CLOSED: &str = "protocol error: channel closed";
 
 pub struct Channel {
     fd: OwnedFd,
@@ -158,12 +159,15 @@ impl Channel {
     /// Receive and require a particular message; a peer error becomes our error.
     pub fn expect(&self, want: fn(&Msg) -> bool, what: &str) -> Result<Msg> {
         match self.recv()? {
-            Some(Msg::Error(e)) => Err(Error::msg(e)),
+            Some(Msg::Error(e)) => Err(Error::from_wire(e)),
             Some(m) if want(&m) => Ok(m),
             Some(m) => Err(Error::msg(format!(
                 "protocol error: expected {what}, got {m:?}"
             ))),
-            None => Err(Error::msg(format!("{CLOSED} while waiting for {what}"))),
+            None => Err(Error::of_kind(
+                crate::error::Kind::ChannelClosed,
+                format!("{CLOSED} while waiting for {what}"),
+            )),
         }
     }
 }
@@ -178,16 +182,21 @@ mod tests {
         let (a, b) = Channel::pair()
             .map_err(|e| e.to_string())
             .unwrap_or_else(|e| panic!("{e}"));
-        assert!(a.send(&Msg::Error("{}".into())).is_ok());
-        assert_eq!(b.recv().ok().flatten(), Some(Msg::Error("{}".into())));
-        assert!(a.send(&Msg::Error("mounts[0]: boom".into())).is_ok());
-        let e = b
-            .expect(|m| *m == Msg::Go, "Go")
-            .err()
-            .map(|e| e.to_string());
-        assert_eq!(e.as_deref(), Some("mounts[0]: boom"));
+        let wire = |m: &str| Error::msg(m).to_wire();
+        assert!(a.send(&Msg::Error(wire("{}"))).is_ok());
+        assert_eq!(b.recv().ok().flatten(), Some(Msg::Error(wire("{}"))));
+        let boom = Error::from(nix::errno::Errno::EINVAL).context("mounts[0]");
+        assert!(a.send(&Msg::Error(boom.to_wire())).is_ok());
+        let e = b.expect(|m| *m == Msg::Go, "Go").err();
+        assert_eq!(
+            e.as_ref().map(|e| e.to_string()).as_deref(),
+            Some("mounts[0]: Invalid argument")
+        );
+        assert_eq!(e.and_then(|e| e.errno()), Some(nix::errno::Errno::EINVAL));
         drop(a);
         assert_eq!(b.recv().ok(), Some(None));
+        let closed = b.expect(|m| *m == Msg::Go, "Go").err().map(|e| e.kind());
+        assert_eq!(closed, Some(crate::error::Kind::ChannelClosed));
     }
 
     #[test]

@@ -14,7 +14,7 @@ use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Kind {
     Prestart,
     CreateRuntime,
@@ -81,13 +81,15 @@ pub fn validate(spec: &Spec) -> Result<()> {
 /// Run every hook of `kind` in order; the first failure is returned.
 pub fn run(spec: &Spec, kind: Kind, state_json: &str) -> Result<()> {
     for (i, h) in list(spec, kind).iter().enumerate() {
-        run_one(h, state_json).with_context(|| {
-            format!(
-                "{}[{i}]: error running hook {}",
-                kind.field(),
-                h.path().display()
-            )
-        })?;
+        run_one(h, state_json)
+            .map_err(|e| e.with_kind(crate::error::Kind::Hook(kind)))
+            .with_context(|| {
+                format!(
+                    "{}[{i}]: error running hook {}",
+                    kind.field(),
+                    h.path().display()
+                )
+            })?;
     }
     Ok(())
 }

@@ -40,11 +40,11 @@ pub fn run_exec(plan: &ProcessPlan, mut fds: ExecFds) -> ! {
 fn finish(r: Result<Infallible>, chan: &crate::channel::Channel) -> ! {
     let code = match r {
         Ok(never) => match never {},
-        Err(e) if e.message().starts_with(crate::channel::CLOSED) => 1,
+        Err(e) if e.kind() == crate::error::Kind::ChannelClosed => 1,
         Err(e) => {
             // Before "ready" the parent reports this; after it (the parent may be gone) the
             // container's stderr is the only place left.
-            if chan.send(&Msg::Error(e.to_string())).is_err() {
+            if chan.send(&Msg::Error(e.to_wire())).is_err() {
                 let _ = writeln!(std::io::stderr(), "keel init: {e}");
             }
             1

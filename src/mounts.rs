@@ -380,6 +380,9 @@ fn create_mountpoint(dest: &Path, dir: bool) -> Result<()> {
 /// Flags that a bind remount must keep when the mount is locked by a user namespace.
 fn locked_flags(dest: &Path) -> MsFlags {
     use nix::sys::statvfs::FsFlags;
+    // The kernel's ST_RELATIME (include/linux/statfs.h), which nix and libc export for glibc
+    // but not for musl.
+    const ST_RELATIME: FsFlags = FsFlags::from_bits_retain(0x1000);
     let Ok(st) = nix::sys::statvfs::statvfs(dest) else {
         return MsFlags::empty();
     };
@@ -391,7 +394,7 @@ fn locked_flags(dest: &Path) -> MsFlags {
         (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
         (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
         (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
-        (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+        (ST_RELATIME, MsFlags::MS_RELATIME),
         (FsFlags::ST_RDONLY, MsFlags::MS_RDONLY),
     ] {
         if f.contains(s) {

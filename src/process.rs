@@ -5,6 +5,7 @@
 use crate::bail;
 use crate::error::{Context, Error, Result};
 use crate::sys;
+use nix::sys::resource::Resource;
 use oci_spec::runtime::{
     IOPriorityClass, LinuxPersonalityDomain, LinuxSchedulerFlag, LinuxSchedulerPolicy,
     PosixRlimitType, Process, Spec,
@@ -68,31 +69,31 @@ pub fn spec_process(spec: &Spec) -> Result<&Process> {
         .ok_or_else(|| Error::msg("process: missing"))
 }
 
-pub fn rlimit_resource(t: PosixRlimitType) -> libc::__rlimit_resource_t {
+pub fn rlimit_resource(t: PosixRlimitType) -> Resource {
     use PosixRlimitType::*;
     match t {
-        RlimitCpu => libc::RLIMIT_CPU,
-        RlimitFsize => libc::RLIMIT_FSIZE,
-        RlimitData => libc::RLIMIT_DATA,
-        RlimitStack => libc::RLIMIT_STACK,
-        RlimitCore => libc::RLIMIT_CORE,
-        RlimitRss => libc::RLIMIT_RSS,
-        RlimitNproc => libc::RLIMIT_NPROC,
-        RlimitNofile => libc::RLIMIT_NOFILE,
-        RlimitMemlock => libc::RLIMIT_MEMLOCK,
-        RlimitAs => libc::RLIMIT_AS,
-        RlimitLocks => libc::RLIMIT_LOCKS,
-        RlimitSigpending => libc::RLIMIT_SIGPENDING,
-        RlimitMsgqueue => libc::RLIMIT_MSGQUEUE,
-        RlimitNice => libc::RLIMIT_NICE,
-        RlimitRtprio => libc::RLIMIT_RTPRIO,
-        RlimitRttime => libc::RLIMIT_RTTIME,
+        RlimitCpu => Resource::RLIMIT_CPU,
+        RlimitFsize => Resource::RLIMIT_FSIZE,
+        RlimitData => Resource::RLIMIT_DATA,
+        RlimitStack => Resource::RLIMIT_STACK,
+        RlimitCore => Resource::RLIMIT_CORE,
+        RlimitRss => Resource::RLIMIT_RSS,
+        RlimitNproc => Resource::RLIMIT_NPROC,
+        RlimitNofile => Resource::RLIMIT_NOFILE,
+        RlimitMemlock => Resource::RLIMIT_MEMLOCK,
+        RlimitAs => Resource::RLIMIT_AS,
+        RlimitLocks => Resource::RLIMIT_LOCKS,
+        RlimitSigpending => Resource::RLIMIT_SIGPENDING,
+        RlimitMsgqueue => Resource::RLIMIT_MSGQUEUE,
+        RlimitNice => Resource::RLIMIT_NICE,
+        RlimitRtprio => Resource::RLIMIT_RTPRIO,
+        RlimitRttime => Resource::RLIMIT_RTTIME,
     }
 }
 
 /// (field, resource, soft, hard); duplicates and soft > hard are rejected.
-pub fn rlimits(p: &Process) -> Result<Vec<(String, libc::__rlimit_resource_t, u64, u64)>> {
-    let mut out: Vec<(String, libc::__rlimit_resource_t, u64, u64)> = Vec::new();
+pub fn rlimits(p: &Process) -> Result<Vec<(String, Resource, u64, u64)>> {
+    let mut out: Vec<(String, Resource, u64, u64)> = Vec::new();
     for (i, r) in p.rlimits().iter().flatten().enumerate() {
         let field = format!("process.rlimits[{i}]");
         let res = rlimit_resource(r.typ());
@@ -114,15 +115,9 @@ pub fn rlimits(p: &Process) -> Result<Vec<(String, libc::__rlimit_resource_t, u6
     Ok(out)
 }
 
-pub fn apply_rlimits(list: &[(String, libc::__rlimit_resource_t, u64, u64)]) -> Result<()> {
+pub fn apply_rlimits(list: &[(String, Resource, u64, u64)]) -> Result<()> {
     for (field, res, soft, hard) in list {
-        let lim = libc::rlimit {
-            rlim_cur: *soft,
-            rlim_max: *hard,
-        };
-        // SAFETY: `lim` is a valid rlimit struct for the call.
-        let r = unsafe { libc::setrlimit(*res, &lim) };
-        nix::errno::Errno::result(r)
+        nix::sys::resource::setrlimit(*res, *soft, *hard)
             .with_context(|| format!("{field}: setrlimit soft={soft} hard={hard}"))?;
     }
     Ok(())
@@ -306,26 +301,35 @@ fn home_of(uid: u32) -> Option<String> {
 /// Resolve args[0] the way Go's exec.LookPath does with the container's PATH; the error texts are
 /// runc's, because podman and containerd match on them.
 pub fn look_path(arg0: &str, env: &[String]) -> Result<PathBuf> {
-    let check = |p: &Path| -> std::result::Result<(), String> {
+    use crate::error::Kind;
+    let check = |p: &Path| -> std::result::Result<(), (Kind, String)> {
         let md = std::fs::metadata(p).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => {
-                format!("stat {}: no such file or directory", p.display())
-            }
-            _ => format!(
-                "stat {}: {}",
-                p.display(),
-                Error::from(e).message().to_lowercase()
+            std::io::ErrorKind::NotFound => (
+                Kind::CommandNotFound,
+                format!("stat {}: no such file or directory", p.display()),
+            ),
+            std::io::ErrorKind::PermissionDenied => (
+                Kind::NotExecutable,
+                format!("stat {}: permission denied", p.display()),
+            ),
+            _ => (
+                Kind::Other,
+                format!(
+                    "stat {}: {}",
+                    p.display(),
+                    Error::from(e).message().to_lowercase()
+                ),
             ),
         })?;
         if md.is_dir() || md.permissions().mode() & 0o111 == 0 {
-            return Err("permission denied".to_string());
+            return Err((Kind::NotExecutable, "permission denied".to_string()));
         }
         Ok(())
     };
     if arg0.contains('/') {
         return check(Path::new(arg0))
             .map(|_| PathBuf::from(arg0))
-            .map_err(|e| Error::msg(format!("exec: {arg0:?}: {e}")));
+            .map_err(|(kind, e)| Error::of_kind(kind, format!("exec: {arg0:?}: {e}")));
     }
     let path = env
         .iter()
@@ -339,7 +343,10 @@ pub fn look_path(arg0: &str, env: &[String]) -> Result<PathBuf> {
             return Ok(cand);
         }
     }
-    bail!("exec: {arg0:?}: executable file not found in $PATH")
+    Err(Error::of_kind(
+        Kind::CommandNotFound,
+        format!("exec: {arg0:?}: executable file not found in $PATH"),
+    ))
 }
 
 pub fn execve(path: &Path, args: &[String], env: &[String]) -> Error {
@@ -352,7 +359,7 @@ pub fn execve(path: &Path, args: &[String], env: &[String]) -> Error {
     let e = nix::unistd::execve(&prog, &argv, &envp)
         .err()
         .unwrap_or(nix::errno::Errno::EINVAL);
-    Error::msg(format!("exec {}: {}", path.display(), e.desc()))
+    Error::from(e).context(format!("exec {}", path.display()))
 }
 
 pub fn apparmor_enabled() -> bool {
@@ -431,6 +438,13 @@ mod tests {
                 .as_deref(),
             Some("exec: \"/etc/passwd\": permission denied")
         );
+        // exec decides its exit code (127, 126) by these kinds.
+        use crate::error::Kind;
+        let kind = |a: &str| look_path(a, &env).err().map(|e| e.kind());
+        assert_eq!(kind("nosuch"), Some(Kind::CommandNotFound));
+        assert_eq!(kind("/nonexistent/x"), Some(Kind::CommandNotFound));
+        assert_eq!(kind("/etc/passwd"), Some(Kind::NotExecutable));
+        assert_eq!(kind("/etc"), Some(Kind::NotExecutable));
         let env = vec!["PATH=/usr/bin:/bin".to_string()];
         assert!(look_path("sh", &env).is_ok());
     }

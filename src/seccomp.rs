@@ -380,14 +380,13 @@ fn compile(sc: &LinuxSeccomp) -> Result<(Filter, Vec<String>)> {
         }
         profile.abis.insert(*abi, r);
     }
-    let prog = bpf::compile(&profile).map_err(|e| {
-        if e.contains("instructions (the kernel takes") {
+    let prog = bpf::compile(&profile).map_err(|e| match e {
+        bpf::CompileError::TooLarge(_) => {
             Error::msg(format!("linux.seccomp: the profile compiles to {e}"))
-        } else {
-            Error::msg(format!(
-                "linux.seccomp: internal error compiling the filter: {e}"
-            ))
         }
+        bpf::CompileError::Internal(_) => Error::msg(format!(
+            "linux.seccomp: internal error compiling the filter: {e}"
+        )),
     })?;
     Ok((
         Filter {

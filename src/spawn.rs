@@ -49,7 +49,7 @@ pub struct ProcessPlan<'a> {
     pub process: &'a Process,
     pub caps: Option<CapsPlan>,
     pub last_cap: u8,
-    pub rlimits: Vec<(String, libc::__rlimit_resource_t, u64, u64)>,
+    pub rlimits: Vec<(String, nix::sys::resource::Resource, u64, u64)>,
     /// process.env, plus LISTEN_FDS/LISTEN_PID when keel was socket-activated.
     pub env: Vec<String>,
     /// Fds 3.. that survive into the container ($LISTEN_FDS + --preserve-fds).
@@ -329,9 +329,10 @@ pub fn create(root: &Path, id: &str, args: &CreateArgs, will_detach: bool) -> Re
     if let Err(e) = drive_init(&chan, &container, spec, pid, &mut undo) {
         // A failed prestart/createRuntime/createContainer hook: the runtime-spec wants the
         // container stopped and deleted, then the poststop hooks run.
-        let hook_failed = [Kind::Prestart, Kind::CreateRuntime, Kind::CreateContainer]
-            .iter()
-            .any(|k| e.message().starts_with(k.field()));
+        let hook_failed = matches!(
+            e.kind(),
+            crate::error::Kind::Hook(Kind::Prestart | Kind::CreateRuntime | Kind::CreateContainer)
+        );
         drop(undo);
         if hook_failed {
             hooks::run_warn_spec(
@@ -416,7 +417,7 @@ fn drive_init(
                 crate::seccomp::send_to_agent(spec, &st, pid, fd)?;
             }
             Some(Msg::Ready) => return Ok(()),
-            Some(Msg::Error(e)) => return Err(Error::msg(e)),
+            Some(Msg::Error(e)) => return Err(Error::from_wire(e)),
             Some(m) => bail!("protocol error: unexpected {m:?} from init"),
             None => {
                 let status = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
@@ -483,7 +484,7 @@ fn clone_init(
                     sys::exit_now(code)
                 }
                 Err(e) => {
-                    let _ = child_chan.send(&Msg::Error(e.to_string()));
+                    let _ = child_chan.send(&Msg::Error(e.to_wire()));
                     sys::exit_now(1)
                 }
             }
@@ -498,7 +499,7 @@ fn clone_init(
                     },
                     born_in_v2,
                 )),
-                Some(Msg::Error(e)) => Err(Error::msg(e)),
+                Some(Msg::Error(e)) => Err(Error::from_wire(e)),
                 other => bail!("protocol error: expected init's pid, got {other:?}"),
             }
         }
@@ -654,7 +655,7 @@ pub fn exec(
                 let st = state::hook_state_json(&c.saved, "running");
                 crate::seccomp::send_to_agent(&c.saved.config, &st, pid, fd)?;
             }
-            Some(Msg::Error(e)) => return Err(Error::msg(e)),
+            Some(Msg::Error(e)) => return Err(Error::from_wire(e)),
             Some(m) => bail!("protocol error: unexpected {m:?} from the exec process"),
             None => bail!("the exec process exited before it could run"),
         }

@@ -130,7 +130,12 @@ impl Container {
         let dir = root.join(id);
         let text = match std::fs::read(dir.join(STATE)) {
             Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!("{NOT_EXIST}"),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::of_kind(
+                    crate::error::Kind::ContainerNotFound,
+                    NOT_EXIST,
+                ))
+            }
             Err(e) => {
                 return Err(Error::from(e).context(format!("read {}", dir.join(STATE).display())))
             }

@@ -6,7 +6,7 @@
 use crate::bail;
 use crate::error::{Context, Result};
 use crate::hooks::{self, Kind};
-use crate::state::{Container, Status, NOT_EXIST};
+use crate::state::{Container, Status};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use std::os::fd::AsFd;
 use std::path::Path;
@@ -14,7 +14,7 @@ use std::path::Path;
 pub fn run(root: &Path, id: &str, force: bool) -> Result<()> {
     let c = match Container::load(root, id) {
         Ok(c) => c,
-        Err(e) if force && e.message() == NOT_EXIST => {
+        Err(e) if force && e.kind() == crate::error::Kind::ContainerNotFound => {
             // runc: --force on a missing container succeeds (and cleans up a half-made dir).
             crate::state::validate_id(id)?;
             let _ = std::fs::remove_dir_all(root.join(id));

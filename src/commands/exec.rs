@@ -80,13 +80,10 @@ fn parse_cgroup_subs(raw: &[String]) -> Result<Vec<(Option<String>, std::path::P
 
 /// 127 when the command does not exist, 126 when it cannot be executed, 255 otherwise.
 fn exit_code_for(e: &Error) -> i32 {
-    let m = e.message();
-    if m.contains("executable file not found") || m.contains("no such file or directory") {
-        127
-    } else if m.contains("permission denied") {
-        126
-    } else {
-        255
+    match e.kind() {
+        crate::error::Kind::CommandNotFound => 127,
+        crate::error::Kind::NotExecutable => 126,
+        _ => 255,
     }
 }
 

@@ -442,8 +442,27 @@ impl Gen {
     }
 }
 
+/// Why `compile` failed: a profile larger than the kernel takes, or a bug in the compiler.
+#[derive(Debug)]
+pub enum CompileError {
+    /// The program would have this many instructions.
+    TooLarge(usize),
+    Internal(String),
+}
+
+impl std::fmt::Display for CompileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CompileError::TooLarge(n) => {
+                write!(f, "{n} instructions (the kernel takes 1 to {MAX_INSNS})")
+            }
+            CompileError::Internal(e) => f.write_str(e),
+        }
+    }
+}
+
 /// Compile a profile to a checked program.
-pub fn compile(p: &Profile) -> Result<Vec<Insn>, String> {
+pub fn compile(p: &Profile) -> Result<Vec<Insn>, CompileError> {
     let mut g = Gen { a: Asm::default() };
     let x86_64 = p.abis.get(&Abi::X86_64);
     let x32 = p.abis.get(&Abi::X32);
@@ -487,8 +506,11 @@ pub fn compile(p: &Profile) -> Result<Vec<Insn>, String> {
         g.a.ld(OFF_NR);
         g.section(Abi::I386, r, p.default);
     }
-    let prog = g.a.finish()?;
-    check(&prog)?;
+    let prog = g.a.finish().map_err(CompileError::Internal)?;
+    if prog.len() > MAX_INSNS {
+        return Err(CompileError::TooLarge(prog.len()));
+    }
+    check(&prog).map_err(CompileError::Internal)?;
     Ok(prog)
 }
 
