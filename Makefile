@@ -76,12 +76,13 @@ test-clients: build
 	KEEL=$(KEEL) clients/run.sh
 
 # keel must build for musl too (no glibc-only types or constants): `rustup target add
-# x86_64-unknown-linux-musl`, which .ci/run does.
+# x86_64-unknown-linux-musl`, which .ci/run does. No two modules of src/ may import each other.
 lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
 	$(CARGO) clippy --test conformance -- -D warnings
 	$(CARGO) check --all-targets --target x86_64-unknown-linux-musl
+	scripts/import-cycles.py src
 ifneq ($(wildcard $(PROBE_MANIFEST)),)
 	$(CARGO) fmt --check --manifest-path $(PROBE_MANIFEST)
 	$(CARGO) clippy --manifest-path $(PROBE_MANIFEST) --target-dir target/probe-lint --all-targets -- -D warnings

@@ -20,8 +20,9 @@ pub enum Kind {
     CommandNotFound,
     /// The command exists but cannot be executed (`exec` exits 126).
     NotExecutable,
-    /// A hook of this kind failed.
-    Hook(crate::hooks::Kind),
+    /// A prestart, createRuntime or createContainer hook failed: the runtime-spec wants the
+    /// container stopped and deleted, then the poststop hooks run.
+    CreateHookFailed,
     /// The peer closed the parent <-> init channel.
     ChannelClosed,
 }
@@ -188,10 +189,8 @@ mod tests {
         assert_eq!(back.kind(), Kind::NotExecutable);
         assert_eq!(back.errno(), Some(nix::errno::Errno::EACCES));
         assert_eq!(back.message(), "exec \"/x\": Permission denied");
-        let w = serde_json::to_string(
-            &Error::of_kind(Kind::Hook(crate::hooks::Kind::Prestart), "x").to_wire(),
-        );
-        assert!(w.is_ok_and(|w| w.contains("Prestart")));
+        let w = serde_json::to_string(&Error::of_kind(Kind::CreateHookFailed, "x").to_wire());
+        assert!(w.is_ok_and(|w| w.contains("CreateHookFailed")));
     }
 
     #[test]

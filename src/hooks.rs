@@ -14,7 +14,7 @@ use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
     Prestart,
     CreateRuntime,
@@ -82,7 +82,12 @@ pub fn validate(spec: &Spec) -> Result<()> {
 pub fn run(spec: &Spec, kind: Kind, state_json: &str) -> Result<()> {
     for (i, h) in list(spec, kind).iter().enumerate() {
         run_one(h, state_json)
-            .map_err(|e| e.with_kind(crate::error::Kind::Hook(kind)))
+            .map_err(|e| match kind {
+                Kind::Prestart | Kind::CreateRuntime | Kind::CreateContainer => {
+                    e.with_kind(crate::error::Kind::CreateHookFailed)
+                }
+                _ => e,
+            })
             .with_context(|| {
                 format!(
                     "{}[{i}]: error running hook {}",

@@ -3,7 +3,7 @@
 
 use crate::bail;
 use crate::error::{Context, Error, Result};
-use crate::rootfs::{mkdir_all, secure_join};
+use crate::inroot::{mkdir_all, secure_join};
 use nix::mount::{mount, MsFlags};
 use oci_spec::runtime::Spec;
 use std::path::{Path, PathBuf};

@@ -4,95 +4,22 @@
 //! failed create leaves no state dir, cgroup, mount or process behind.
 
 use crate::bail;
-use crate::bundle::{self, Bundle};
-use crate::capabilities::{self, CapsPlan};
+use crate::bundle;
 use crate::cgroups::{self, Cgroup};
 use crate::channel::{Channel, Msg};
 use crate::cli::CreateArgs;
 use crate::error::{Context, Error, Result};
 use crate::hooks::{self, Kind};
-use crate::mounts::{self, MountPlan};
+use crate::mounts;
 use crate::namespaces::{self, JoinFds, NsPlan};
-use crate::rootfs::{self, DevicePlan};
+use crate::plan::{ChildFds, ExecFds, Plan, ProcessPlan};
+use crate::rootfs;
 use crate::state::{self, Container, Saved};
-use crate::sysctl::{self, Sysctl};
+use crate::sysctl;
 use crate::{init, process, sys};
-use nix::mount::MsFlags;
 use oci_spec::runtime::{Process, Spec};
 use std::os::fd::{AsFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
-
-/// Everything init needs, computed by the parent before clone. init gets it for free: the clone
-/// copies the parent's memory, so nothing is serialized.
-pub struct Plan<'a> {
-    pub id: &'a str,
-    pub bundle: &'a Bundle,
-    pub spec: &'a Spec,
-    /// What init applies to itself last, as an exec'd process does.
-    pub proc: ProcessPlan<'a>,
-    pub ns: NsPlan,
-    pub mounts: Vec<MountPlan>,
-    pub devices: Option<Vec<DevicePlan>>,
-    pub propagation: MsFlags,
-    pub sysctl: Vec<Sysctl>,
-    pub cgroup_sources: mounts::CgroupSources,
-    pub cgroup_v2_only: bool,
-    pub no_pivot: bool,
-    pub new_keyring: bool,
-    /// Whether init must stop after mounts for the parent's and its own pre-start hooks.
-    pub hook_sync: bool,
-}
-
-/// The process settings init and an exec'd process both apply to themselves at the end
-/// (`init::become_process`), planned once here for either.
-pub struct ProcessPlan<'a> {
-    pub process: &'a Process,
-    pub caps: Option<CapsPlan>,
-    pub last_cap: u8,
-    pub rlimits: Vec<(String, nix::sys::resource::Resource, u64, u64)>,
-    /// process.env, plus LISTEN_FDS/LISTEN_PID when keel was socket-activated.
-    pub env: Vec<String>,
-    /// Fds 3.. that survive into the container ($LISTEN_FDS + --preserve-fds).
-    pub extra_fds: u32,
-    /// The container's linux.seccomp, compiled (exec'd processes get it too, as in runc).
-    pub seccomp: Option<crate::seccomp::Filter>,
-}
-
-impl<'a> ProcessPlan<'a> {
-    pub fn new(process: &'a Process, config: &Spec, preserve_fds: u32) -> Result<Self> {
-        let listen = listen_fds();
-        let mut env = process.env().clone().unwrap_or_default();
-        if listen > 0 {
-            env.push(format!("LISTEN_FDS={listen}"));
-            env.push("LISTEN_PID=1".to_string());
-        }
-        Ok(ProcessPlan {
-            process,
-            caps: capabilities::plan(process).map(|mut c| {
-                capabilities::drop_ungrantable(&mut c, capabilities::grantable());
-                c
-            }),
-            last_cap: capabilities::kernel_last_cap(),
-            rlimits: process::rlimits(process)?,
-            env,
-            extra_fds: listen
-                .checked_add(preserve_fds)
-                .filter(|n| *n <= 1 << 20)
-                .ok_or_else(|| Error::msg(format!("--preserve-fds: {preserve_fds} is too many")))?,
-            seccomp: crate::seccomp::plan(config)?,
-        })
-    }
-}
-
-/// The fds init inherits (all close-on-exec, numbered above the preserved range).
-pub struct ChildFds {
-    pub chan: Channel,
-    pub cgroup: cgroups::Entry,
-    pub fifo: OwnedFd,
-    pub proc: OwnedFd,
-    pub console: Option<OwnedFd>,
-    pub joins: JoinFds,
-}
 
 pub struct Created {
     pub container: Container,
@@ -138,21 +65,6 @@ impl Undo {
         self.cgroup = Cgroup::default();
         self.child = None;
     }
-}
-
-/// $LISTEN_FDS meant for us (LISTEN_PID is our pid): passed through to the container.
-fn listen_fds() -> u32 {
-    let pid_ok = std::env::var("LISTEN_PID")
-        .ok()
-        .and_then(|p| p.parse::<u32>().ok())
-        == Some(std::process::id());
-    if !pid_ok {
-        return 0;
-    }
-    std::env::var("LISTEN_FDS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
 }
 
 fn open_path(p: &Path, flags: nix::fcntl::OFlag) -> Result<OwnedFd> {
@@ -329,10 +241,7 @@ pub fn create(root: &Path, id: &str, args: &CreateArgs, will_detach: bool) -> Re
     if let Err(e) = drive_init(&chan, &container, spec, pid, &mut undo) {
         // A failed prestart/createRuntime/createContainer hook: the runtime-spec wants the
         // container stopped and deleted, then the poststop hooks run.
-        let hook_failed = matches!(
-            e.kind(),
-            crate::error::Kind::Hook(Kind::Prestart | Kind::CreateRuntime | Kind::CreateContainer)
-        );
+        let hook_failed = e.kind() == crate::error::Kind::CreateHookFailed;
         drop(undo);
         if hook_failed {
             hooks::run_warn_spec(
@@ -536,14 +445,6 @@ fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
     std::fs::rename(&tmp, &abs)
         .with_context(|| format!("--pid-file: rename to {}", abs.display()))?;
     Ok(())
-}
-
-/// The fds the exec'd child inherits.
-pub struct ExecFds {
-    pub chan: Channel,
-    pub cgroup: cgroups::Entry,
-    pub console: Option<OwnedFd>,
-    pub joins: JoinFds,
 }
 
 pub struct Execd {
