@@ -61,7 +61,8 @@ pub fn parse(text: &[u8]) -> Result<Spec> {
     })
 }
 
-/// Whole-spec checks that belong to no single section, then each section's own.
+/// Whole-spec checks that belong to no single section, and the checks of sections that have no
+/// plan of their own. A section with a plan is checked by planning it (spawn::plan).
 pub fn validate(spec: &Spec) -> Result<()> {
     if !spec.version().starts_with("1.") {
         bail!(
@@ -105,8 +106,8 @@ pub fn validate(spec: &Spec) -> Result<()> {
             None => {}
         }
     }
-    crate::namespaces::plan(spec)?;
-    crate::sysctl::plan(spec)?;
+    // linux.namespaces, linux.sysctl and process.rlimits are checked where they are planned
+    // (spawn::plan), once.
     crate::hooks::validate(spec)?;
     Ok(())
 }

@@ -11,9 +11,9 @@
 //!    (user namespace by path: clone an intermediate that joins it, clones init with
 //!     CLONE_PARENT into the new namespaces, sends Child(pid) and exits)
 //!  write uid_map/gid_map, oom_score_adj
-//!  send Go  ----------------------------------->  setns by path, unshare cgroupns, keyring,
+//!  sync 1: send Go  --------------------------->  setns by path, unshare cgroupns, keyring,
 //!                                                 mounts[], /dev
-//!                        (only with hooks)  <---  send MountsDone
+//!  sync 2 (only with hooks):                <---  send MountsDone
 //!  run prestart + createRuntime hooks
 //!  send HooksDone  ---------------------------->  createContainer hooks, pivot_root, sysctl,
 //!                                                 console, masked/readonly paths, rlimits,
@@ -23,9 +23,12 @@
 //!        (only with SCMP_ACT_NOTIFY rules)  <---  send SeccompListener + the listener fd
 //!  connect to linux.seccomp.listenerPath,         (SCM_RIGHTS), right after loading
 //!  send it the container process state + fd
-//!                                           <---  send Ready        (or Error(wire) at any step)
+//!  sync 3:                                  <---  send Ready        (or Error(wire) at any step)
 //!  write state.json and --pid-file; exit          open exec.fifo for writing: blocks
 //!  keel start: open exec.fifo, read 1 byte  ---->  startContainer hooks, execve
+//!
+//!  keel exec: the same clone, sync 1 (Go: join the container's namespaces, become the
+//!  process) and sync 3 (Ready), then execve at once.
 //! ```
 
 use crate::error::{Context, Error, Result};

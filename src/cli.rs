@@ -147,7 +147,7 @@ pub enum Command {
         interval: String,
     },
     /// show the enabled features
-    Features(Unimplemented),
+    Features,
 }
 
 /// runc's `update` flags. With --resources (a file, or - for stdin) the JSON says it all.
@@ -261,10 +261,4 @@ pub struct ExecArgs {
     /// the command and its arguments (unless --process)
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<String>,
-}
-
-#[derive(Args, Debug)]
-pub struct Unimplemented {
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    pub rest: Vec<String>,
 }

@@ -97,7 +97,7 @@ fn exec_recipe(p: &ProcessPlan, f: &mut ExecFds) -> Result<Infallible> {
 
 /// The hook state as hooks in the container's namespaces get it: the pid as seen there
 /// (runtime-spec; runc does the same).
-fn container_view(p: &Plan, status: &str) -> String {
+fn container_view(p: &Plan, status: crate::state::Status) -> String {
     let pid = nix::unistd::getpid().as_raw();
     crate::state::hook_state(p.spec, p.id, &p.bundle.dir, status, pid)
 }
@@ -234,7 +234,11 @@ fn recipe(p: &Plan, f: &mut ChildFds) -> Result<Infallible> {
     if p.hook_sync {
         f.chan.send(&Msg::MountsDone)?;
         f.chan.expect(|m| *m == Msg::HooksDone, "HooksDone")?;
-        hooks::run(spec, Kind::CreateContainer, &container_view(p, "creating"))?;
+        hooks::run(
+            spec,
+            Kind::CreateContainer,
+            &container_view(p, crate::state::Status::Creating),
+        )?;
     }
 
     if p.no_pivot {
@@ -277,7 +281,11 @@ fn recipe(p: &Plan, f: &mut ChildFds) -> Result<Infallible> {
     // without the byte (start fails); otherwise the byte goes first and the fd, close-on-exec,
     // closes at the execve itself, which tells `start` the process has been executed.
     if p.hook_sync {
-        hooks::run(spec, Kind::StartContainer, &container_view(p, "created"))?;
+        hooks::run(
+            spec,
+            Kind::StartContainer,
+            &container_view(p, crate::state::Status::Created),
+        )?;
     }
     if let Some(fin) = proc
         .exec_cpu_affinity()

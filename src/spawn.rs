@@ -4,10 +4,9 @@
 //! failed create leaves no state dir, cgroup, mount or process behind.
 
 use crate::bail;
-use crate::bundle;
+use crate::bundle::{self, Bundle};
 use crate::cgroups::{self, Cgroup};
 use crate::channel::{Channel, Msg};
-use crate::cli::CreateArgs;
 use crate::error::{Context, Error, Result};
 use crate::hooks::{self, Kind};
 use crate::mounts;
@@ -78,15 +77,90 @@ fn open_path(p: &Path, flags: nix::fcntl::OFlag) -> Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-pub fn create(root: &Path, id: &str, args: &CreateArgs, will_detach: bool) -> Result<Created> {
+/// What `create` and `run` ask for (the CLI maps its flags to this).
+pub struct CreateOptions<'a> {
+    pub bundle: &'a Path,
+    pub console_socket: Option<&'a Path>,
+    pub pid_file: Option<&'a Path>,
+    /// `--no-pivot`: MS_MOVE + chroot instead of pivot_root.
+    pub no_pivot: bool,
+    /// A new session keyring for the container (runc's default; `--no-new-keyring` clears it).
+    pub new_keyring: bool,
+    pub preserve_fds: u32,
+    /// keel returns once the container is created (`create`, `run --detach`): a terminal then
+    /// needs a console socket to hand the pty master to.
+    pub detach: bool,
+}
+
+/// `create`: plan, make the state and the cgroup, clone init, drive it until it waits on the
+/// exec fifo. Each phase is one call; `undo` reverts whatever the failing one left behind.
+pub fn create(root: &Path, id: &str, opts: &CreateOptions) -> Result<Created> {
     let mut phases = crate::log::Phases::start("create");
     state::validate_id(id)?;
-    let bundle = bundle::load(&args.bundle)?;
+    let bundle = bundle::load(opts.bundle)?;
+    let (mut plan, cg_plan) = plan(id, &bundle, opts)?;
+    phases.mark("load+plan");
+
+    // Side effects from here on; `undo` reverts them on any error.
+    let mut undo = Undo {
+        dir: None,
+        cgroup: Cgroup::default(),
+        child: None,
+    };
+    let prepared = prepare(root, &mut plan, &cg_plan, opts, &mut undo)?;
+    phases.mark("state+fifo+cgroup");
+
+    let Started {
+        pid,
+        chan,
+        mut container,
+        console_peer,
+    } = start_init(&plan, prepared, &mut undo)?;
+    phases.mark("clone+maps+join");
+
+    if let Err(e) = drive_init(&chan, &container, plan.spec, pid, &mut undo) {
+        // A failed prestart/createRuntime/createContainer hook: the runtime-spec wants the
+        // container stopped and deleted, then the poststop hooks run.
+        let hook_failed = e.kind() == crate::error::Kind::CreateHookFailed;
+        drop(undo);
+        if hook_failed {
+            hooks::run_warn_spec(
+                plan.spec.hooks().as_ref(),
+                Kind::Poststop,
+                &container.hook_state(state::Status::Stopped),
+            );
+        }
+        return Err(e);
+    }
+    phases.mark("init setup (mounts, pivot, user, caps) until ready");
+
+    container.saved.creating = false;
+    container.save()?;
+    if let Some(pf) = opts.pid_file {
+        write_pid_file(pf, pid)?;
+    }
+    undo.disarm();
+    phases.mark("state+pidfile");
+    phases.log();
+    crate::log::debug(&format!("created container {id}: init pid {pid}"));
+    Ok(Created {
+        container,
+        console: console_peer,
+    })
+}
+
+/// Every plan, pure: bad input fails here with nothing to undo. Each section is planned once;
+/// `bundle::load` only checked what belongs to no section.
+fn plan<'a>(
+    id: &'a str,
+    bundle: &'a Bundle,
+    opts: &CreateOptions,
+) -> Result<(Plan<'a>, cgroups::Plan)> {
     let spec = &bundle.spec;
     let process = process::spec_process(spec)?;
     let terminal = process.terminal().unwrap_or(false);
-    match (terminal, &args.console_socket) {
-        (true, None) if will_detach => {
+    match (terminal, opts.console_socket) {
+        (true, None) if opts.detach => {
             bail!("process.terminal: cannot allocate tty if keel will detach without setting console socket")
         }
         (false, Some(_)) => {
@@ -94,8 +168,6 @@ pub fn create(root: &Path, id: &str, args: &CreateArgs, will_detach: bool) -> Re
         }
         _ => {}
     }
-
-    // Plan: pure, so bad input fails here with nothing to undo.
     let ns = namespaces::plan(spec)?;
     let mounts = mounts::plan(spec, &bundle.dir)?;
     let devices = if rootfs::needs_dev_setup(&mounts) {
@@ -104,21 +176,20 @@ pub fn create(root: &Path, id: &str, args: &CreateArgs, will_detach: bool) -> Re
         None
     };
     let host = cgroups::Host::detect()?;
-    let cgroup_v2_only = host.v2_only();
     let cg_plan = cgroups::plan(&host, spec, id)?;
-    let mut plan = Plan {
+    let plan = Plan {
         id,
-        bundle: &bundle,
+        bundle,
         spec,
-        proc: ProcessPlan::new(process, spec, args.preserve_fds)?,
+        proc: ProcessPlan::new(process, spec, opts.preserve_fds)?,
         mounts,
         devices,
         propagation: rootfs::propagation_flag(spec)?,
         sysctl: sysctl::plan(spec)?,
         cgroup_sources: Vec::new(),
-        cgroup_v2_only,
-        no_pivot: args.no_pivot,
-        new_keyring: !args.no_new_keyring,
+        cgroup_v2_only: host.v2_only(),
+        no_pivot: opts.no_pivot,
+        new_keyring: opts.new_keyring,
         hook_sync: [
             Kind::Prestart,
             Kind::CreateRuntime,
@@ -129,15 +200,31 @@ pub fn create(root: &Path, id: &str, args: &CreateArgs, will_detach: bool) -> Re
         .any(|k| !hooks::list(spec, *k).is_empty()),
         ns,
     };
+    Ok((plan, cg_plan))
+}
 
-    phases.mark("load+plan");
-    // Side effects from here on; `undo` reverts them on any error.
+/// What `prepare` made: the container (state "creating"), the parent's end of the channel, the
+/// fds init inherits, and keel's end of the terminal socket when it allocates the pty itself.
+struct Prepared {
+    container: Container,
+    chan: Channel,
+    child: ChildFds,
+    console: Option<OwnedFd>,
+    console_peer: Option<OwnedFd>,
+}
+
+/// The state dir and exec fifo, the fds init inherits (above the preserved range), the
+/// "creating" state, then the cgroups.
+fn prepare(
+    root: &Path,
+    plan: &mut Plan,
+    cg_plan: &cgroups::Plan,
+    opts: &CreateOptions,
+    undo: &mut Undo,
+) -> Result<Prepared> {
+    let (id, spec, bundle) = (plan.id, plan.spec, plan.bundle);
     let dir = state::create_dir(root, id)?;
-    let mut undo = Undo {
-        dir: Some(dir.clone()),
-        cgroup: Cgroup::default(),
-        child: None,
-    };
+    undo.dir = Some(dir.clone());
     let fifo_path = dir.join(state::FIFO);
     nix::unistd::mkfifo(&fifo_path, nix::sys::stat::Mode::from_bits_truncate(0o622))
         .context("mkfifo exec.fifo")?;
@@ -155,14 +242,15 @@ pub fn create(root: &Path, id: &str, args: &CreateArgs, will_detach: bool) -> Re
         Path::new("/proc"),
         nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY,
     )?)?;
-    let (console, console_peer) = console_fds(terminal, args.console_socket.as_deref(), min_fd)?;
+    let terminal = plan.proc.process.terminal().unwrap_or(false);
+    let (console, console_peer) = console_fds(terminal, opts.console_socket, min_fd)?;
     let joins = join_fds(&plan.ns, min_fd)?;
 
     // Record the container as "creating" with the cgroup it is about to make: if keel is killed
     // from here on, `delete --force` finds what to remove (init dies with keel: PDEATHSIG).
-    undo.cgroup = cgroups::planned(&cg_plan);
+    undo.cgroup = cgroups::planned(cg_plan);
     let mut container = Container {
-        dir: dir.clone(),
+        dir,
         saved: Saved {
             oci_version: spec.version().clone(),
             id: id.to_string(),
@@ -186,7 +274,7 @@ pub fn create(root: &Path, id: &str, args: &CreateArgs, will_detach: bool) -> Re
     // On failure `undo` removes the planned directories and any others create made (a parent
     // that vanished meanwhile is made again); removing one twice is a no-op.
     let mut made = Cgroup::default();
-    if let Err(e) = cgroups::create(&cg_plan, &mut made) {
+    if let Err(e) = cgroups::create(cg_plan, &mut made) {
         undo.cgroup.created.extend(made.created);
         return Err(e);
     }
@@ -196,9 +284,43 @@ pub fn create(root: &Path, id: &str, args: &CreateArgs, will_detach: bool) -> Re
     let entry = undo.cgroup.entry(min_fd)?;
     let (chan, child_chan) = Channel::pair()?;
     let child_chan = Channel::from_fd(above(child_chan.into_fd())?);
+    Ok(Prepared {
+        container,
+        chan,
+        child: ChildFds {
+            chan: child_chan,
+            cgroup: entry,
+            fifo,
+            proc,
+            console: None,
+            joins,
+        },
+        console,
+        console_peer,
+    })
+}
 
-    phases.mark("state+fifo+cgroup");
-    let forked = clone_init(&plan.ns, &joins, &entry, &chan, &child_chan);
+/// Init is running: its pid, the parent's end of the channel, the container (pid recorded) and
+/// keel's end of the terminal socket when it allocated the pty itself.
+struct Started {
+    pid: i32,
+    chan: Channel,
+    container: Container,
+    console_peer: Option<OwnedFd>,
+}
+
+/// Clone init (the child runs `init::run` and never returns here), then, while init joins its
+/// v1 cgroups itself, write its id maps and oom_score_adj and put it in the cgroup2 directory
+/// if clone3 could not.
+fn start_init(plan: &Plan, p: Prepared, undo: &mut Undo) -> Result<Started> {
+    let Prepared {
+        mut container,
+        chan,
+        mut child,
+        console,
+        console_peer,
+    } = p;
+    let forked = clone_init(&plan.ns, &child.joins, &child.cgroup, &chan, &child.chan);
     if let Ok((sys::Forked::Parent { pid, .. }, _)) = &forked {
         undo.child = Some((*pid, None));
     }
@@ -206,27 +328,18 @@ pub fn create(root: &Path, id: &str, args: &CreateArgs, will_detach: bool) -> Re
     let (pid, pidfd) = match forked {
         sys::Forked::Child => {
             drop(chan);
-            init::run(
-                &plan,
-                ChildFds {
-                    chan: child_chan,
-                    cgroup: entry,
-                    fifo,
-                    proc,
-                    console,
-                    joins,
-                },
-            )
+            child.console = console;
+            init::run(plan, child)
         }
         sys::Forked::Parent { pid, pidfd } => (pid, pidfd),
     };
     undo.child = Some((pid, pidfd));
-    drop(child_chan);
+    // The parent keeps none of init's fds but the cgroup entry, until init is in its cgroups.
+    let ChildFds { cgroup: entry, .. } = child;
     drop(console);
 
-    // Meanwhile init joins the v1 hierarchies itself (cgroups::Entry).
     namespaces::write_id_maps(&plan.ns, pid)?;
-    process::write_oom_score_adj(process, pid)?;
+    process::write_oom_score_adj(plan.proc.process, pid)?;
     if !born_in_v2 {
         entry.join_v2(pid)?;
     }
@@ -236,36 +349,11 @@ pub fn create(root: &Path, id: &str, args: &CreateArgs, will_detach: bool) -> Re
         .ok_or_else(|| Error::msg("container init exited before it was set up"))?;
     container.saved.pid = pid;
     container.saved.pid_start = pid_start;
-
-    phases.mark("clone+maps+join");
-    if let Err(e) = drive_init(&chan, &container, spec, pid, &mut undo) {
-        // A failed prestart/createRuntime/createContainer hook: the runtime-spec wants the
-        // container stopped and deleted, then the poststop hooks run.
-        let hook_failed = e.kind() == crate::error::Kind::CreateHookFailed;
-        drop(undo);
-        if hook_failed {
-            hooks::run_warn_spec(
-                spec.hooks().as_ref(),
-                Kind::Poststop,
-                &container.hook_state("stopped"),
-            );
-        }
-        return Err(e);
-    }
-
-    phases.mark("init setup (mounts, pivot, user, caps) until ready");
-    container.saved.creating = false;
-    container.save()?;
-    if let Some(pf) = &args.pid_file {
-        write_pid_file(pf, pid)?;
-    }
-    undo.disarm();
-    phases.mark("state+pidfile");
-    phases.log();
-    crate::log::debug(&format!("created container {id}: init pid {pid}"));
-    Ok(Created {
+    Ok(Started {
+        pid,
+        chan,
         container,
-        console: console_peer,
+        console_peer,
     })
 }
 
@@ -313,7 +401,7 @@ fn drive_init(
     loop {
         match chan.recv()? {
             Some(Msg::MountsDone) => {
-                let st = state::hook_state_json(&container.saved, "creating");
+                let st = container.hook_state(state::Status::Creating);
                 hooks::run(spec, Kind::Prestart, &st)?;
                 hooks::run(spec, Kind::CreateRuntime, &st)?;
                 chan.send(&Msg::HooksDone)?;
@@ -322,7 +410,7 @@ fn drive_init(
                 let fd = chan.take_fd().ok_or_else(|| {
                     Error::msg("protocol error: SeccompListener came without its fd")
                 })?;
-                let st = state::hook_state_json(&container.saved, "creating");
+                let st = container.hook_state(state::Status::Creating);
                 crate::seccomp::send_to_agent(spec, &st, pid, fd)?;
             }
             Some(Msg::Ready) => return Ok(()),
@@ -553,7 +641,7 @@ pub fn exec(
                 let fd = chan.take_fd().ok_or_else(|| {
                     Error::msg("protocol error: SeccompListener came without its fd")
                 })?;
-                let st = state::hook_state_json(&c.saved, "running");
+                let st = c.hook_state(state::Status::Running);
                 crate::seccomp::send_to_agent(&c.saved.config, &st, pid, fd)?;
             }
             Some(Msg::Error(e)) => return Err(Error::from_wire(e)),

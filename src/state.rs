@@ -193,8 +193,9 @@ impl Container {
     }
 
     /// The runtime-spec state passed to hooks (`status` as the hook kind requires).
-    pub fn hook_state(&self, status: &str) -> String {
-        hook_state_json(&self.saved, status)
+    pub fn hook_state(&self, status: Status) -> String {
+        let s = &self.saved;
+        hook_state(&s.config, &s.id, &s.bundle, status, s.pid)
     }
 
     pub fn remove_dir(&self) -> Result<()> {
@@ -208,21 +209,17 @@ impl Container {
 }
 
 /// The runtime-spec state for hooks, shaped as runc sends it: no `annotations` when there are
-/// none, and no `pid` once the container has stopped.
-pub fn hook_state_json(s: &Saved, status: &str) -> String {
-    hook_state(&s.config, &s.id, &s.bundle, status, s.pid)
-}
-
-/// The same from the container's config, for init, which passes its own view (its pid as seen
-/// in the container) to createContainer and startContainer hooks.
-pub fn hook_state(config: &Spec, id: &str, bundle: &Path, status: &str, pid: i32) -> String {
+/// none, and no `pid` once the container has stopped. Init passes its own view (its pid as seen
+/// in the container) to createContainer and startContainer hooks; the parent uses
+/// `Container::hook_state`.
+pub fn hook_state(config: &Spec, id: &str, bundle: &Path, status: Status, pid: i32) -> String {
     let mut v = serde_json::json!({
         "ociVersion": config.version(),
         "id": id,
-        "status": status,
+        "status": status.as_str(),
         "bundle": bundle,
     });
-    if status != "stopped" {
+    if status != Status::Stopped {
         v["pid"] = pid.into();
     }
     if let Some(a) = config.annotations().as_ref().filter(|a| !a.is_empty()) {

@@ -19,6 +19,7 @@ fuzz_target!(|data: &[u8]| {
         return clear(&e);
     }
     let checks = [
+        keel::namespaces::plan(&spec).err(),
         keel::mounts::plan(&spec, Path::new("/bundle")).err(),
         keel::rootfs::plan_devices(&spec).err(),
         keel::rootfs::propagation_flag(&spec).err(),

@@ -3,5 +3,5 @@ use crate::error::Result;
 use std::path::Path;
 
 pub fn run(root: &Path, id: &str, args: &CreateArgs) -> Result<()> {
-    crate::spawn::create(root, id, args, true).map(drop)
+    crate::spawn::create(root, id, &super::create_options(args, true)).map(drop)
 }

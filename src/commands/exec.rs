@@ -33,7 +33,7 @@ pub fn run(root: &Path, a: &ExecArgs) -> Result<i32> {
         bail!("cannot use console socket if keel will not detach or allocate tty");
     }
     let cgroup_subs = parse_cgroup_subs(&a.cgroup)?;
-    let set = crate::commands::run::forwarded_signals(a.detach)?;
+    let set = crate::foreground::forwarded_signals(a.detach)?;
     let execd = match crate::spawn::exec(
         &c,
         &process,
@@ -58,7 +58,7 @@ pub fn run(root: &Path, a: &ExecArgs) -> Result<i32> {
         .as_ref()
         .map(crate::tty::receive_master)
         .transpose()?;
-    crate::commands::run::wait_for(execd.pid, &set, master)
+    crate::foreground::wait_for(execd.pid, &set, master)
 }
 
 /// `--cgroup [CONTROLLER:]PATH`, PATH relative to the container's cgroup (runc's syntax).

@@ -15,7 +15,7 @@ pub mod start;
 pub mod state;
 pub mod update;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, CreateArgs};
 use crate::error::{Error, Result};
 
 pub fn dispatch(cli: &Cli, command: &Command) -> Result<i32> {
@@ -56,7 +56,7 @@ pub fn dispatch(cli: &Cli, command: &Command) -> Result<i32> {
             stats,
             interval,
         } => events::run(root, id, *stats, interval).map(|_| 0),
-        Command::Features(_) => features::run().map(|_| 0),
+        Command::Features => features::run().map(|_| 0),
     }
 }
 
@@ -67,4 +67,17 @@ fn refuse_systemd(cli: &Cli) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// The CLI's create flags as the core's options (`detach`: keel returns once it is created).
+fn create_options(args: &CreateArgs, detach: bool) -> crate::spawn::CreateOptions<'_> {
+    crate::spawn::CreateOptions {
+        bundle: &args.bundle,
+        console_socket: args.console_socket.as_deref(),
+        pid_file: args.pid_file.as_deref(),
+        no_pivot: args.no_pivot,
+        new_keyring: !args.no_new_keyring,
+        preserve_fds: args.preserve_fds,
+        detach,
+    }
 }
