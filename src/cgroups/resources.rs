@@ -23,7 +23,7 @@
 //! | unified | only for controllers on the cgroup2 mount | KEY, validated |
 
 use super::devices;
-use super::{Cgroup, Host, Version};
+use super::host::{Host, Version};
 use crate::bail;
 use crate::error::{Error, Result};
 use oci_spec::runtime::{
@@ -103,29 +103,6 @@ impl Default for Current {
             memory_usage: 0,
             cpu_max_quota: "max".to_string(),
         }
-    }
-}
-
-impl Current {
-    pub fn read(cg: &Cgroup) -> Current {
-        let mut cur = Current::default();
-        let num = |p: std::path::PathBuf| -> Option<u64> {
-            std::fs::read_to_string(p).ok()?.trim().parse().ok()
-        };
-        if let Some(d) = cg.dir_for("memory", Version::V1) {
-            cur.memory_limit = num(d.join("memory.limit_in_bytes")).unwrap_or(u64::MAX);
-            cur.memory_usage = num(d.join("memory.usage_in_bytes")).unwrap_or(0);
-        } else if let Some(d) = cg.v2_dir() {
-            cur.memory_usage = num(d.path.join("memory.current")).unwrap_or(0);
-        }
-        if let Some(d) = cg.v2_dir() {
-            if let Ok(s) = std::fs::read_to_string(d.path.join("cpu.max")) {
-                if let Some(q) = s.split_whitespace().next() {
-                    cur.cpu_max_quota = q.to_string();
-                }
-            }
-        }
-        cur
     }
 }
 
@@ -954,7 +931,7 @@ fn unified(o: &mut Out, u: &std::collections::HashMap<String, String>) -> Result
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // tests: a panic is the failure report
 mod tests {
-    use super::super::tests::{hybrid_host, hybrid_systemd_host, v2_host};
+    use super::super::host::tests::{hybrid_host, hybrid_systemd_host, v2_host};
     use super::*;
     use serde_json::json;
 
@@ -1361,7 +1338,7 @@ mod tests {
             "linux.resources.network.priorities[0]: cgroup v2 has no net_prio controller (use an eBPF program or the network namespace instead)"
         );
         let mut h = hybrid_host();
-        h.layout.hierarchies.push(super::super::Hierarchy {
+        h.layout.hierarchies.push(super::super::host::Hierarchy {
             name: "net_cls,net_prio".into(),
             mount: "/sys/fs/cgroup/net_cls,net_prio".into(),
             controllers: vec!["net_cls".into(), "net_prio".into()],

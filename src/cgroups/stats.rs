@@ -3,7 +3,8 @@
 //! memory.oom_control through cgroup.event_control; v2: inotify on memory.events, where
 //! `oom_kill` counts up).
 
-use super::{Cgroup, Version};
+use super::host::{hugepage_sizes, Version};
+use super::Cgroup;
 use crate::error::{Context, Result};
 use nix::sys::eventfd::{EfdFlags, EventFd};
 use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
@@ -236,6 +237,13 @@ fn v1_memory_entry(dir: &Path, prefix: &str) -> MemoryEntry {
         usage: n(&f("usage_in_bytes")),
         max: n(&f("max_usage_in_bytes")),
         failcnt: n(&f("failcnt")),
+    }
+}
+
+impl Cgroup {
+    /// runc's `events --stats` data for this cgroup.
+    pub fn stats(&self) -> Stats {
+        read(self)
     }
 }
 
@@ -482,7 +490,7 @@ fn hugetlb(cg: &Cgroup) -> BTreeMap<String, Hugetlb> {
         (None, Some(d)) => hugetlb_v2(d, size),
         (None, None) => None,
     };
-    super::hugepage_sizes()
+    hugepage_sizes()
         .into_iter()
         .filter_map(|size| Some((size.clone(), read(&size)?)))
         .collect()
