@@ -47,25 +47,10 @@ pub fn prepare(rootfs: &Path, propagation: MsFlags) -> Result<()> {
 fn make_parent_mount_private(rootfs: &Path) -> Result<()> {
     let info =
         std::fs::read_to_string("/proc/self/mountinfo").context("read /proc/self/mountinfo")?;
-    let mut best: Option<(&str, bool)> = None;
-    for line in info.lines() {
-        let f: Vec<&str> = line.split(' ').collect();
-        if f.len() < 7 {
-            continue;
-        }
-        let mp = f[4];
-        if rootfs.starts_with(mp) && best.is_none_or(|(b, _)| mp.len() >= b.len()) {
-            let shared = f[6..]
-                .iter()
-                .take_while(|x| **x != "-")
-                .any(|x| x.starts_with("shared:"));
-            best = Some((mp, shared));
-        }
-    }
-    if let Some((mp, true)) = best {
+    if let Some((mp, true)) = parent_mount(&info, rootfs) {
         mount(
             None::<&str>,
-            mp,
+            mp.as_str(),
             None::<&str>,
             MsFlags::MS_PRIVATE,
             None::<&str>,
@@ -73,6 +58,27 @@ fn make_parent_mount_private(rootfs: &Path) -> Result<()> {
         .with_context(|| format!("make {mp} private"))?;
     }
     Ok(())
+}
+
+/// The mount `rootfs` is on (the longest mount point above it, the last one mounted there when
+/// several are stacked) and whether it is shared, from mountinfo text.
+fn parent_mount(mountinfo: &str, rootfs: &Path) -> Option<(String, bool)> {
+    let mut best: Option<(String, bool)> = None;
+    for line in mountinfo.lines() {
+        let f: Vec<&str> = line.split(' ').collect();
+        if f.len() < 7 {
+            continue;
+        }
+        let mp = crate::cgroups::unescape_mountinfo(f[4]);
+        if rootfs.starts_with(&mp) && best.as_ref().is_none_or(|(b, _)| mp.len() >= b.len()) {
+            let shared = f[6..]
+                .iter()
+                .take_while(|x| **x != "-")
+                .any(|x| x.starts_with("shared:"));
+            best = Some((mp, shared));
+        }
+    }
+    best
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -304,6 +310,33 @@ pub fn make_root_readonly() -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parent_mount_is_the_longest_and_unescaped() {
+        let info = concat!(
+            "22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n",
+            "30 22 0:40 / /run rw shared:5 - tmpfs tmpfs rw\n",
+            r"31 30 0:41 / /run/my\040bundles rw master:2 - tmpfs tmpfs rw",
+            "\n",
+            "32 22 0:42 / /run2 rw - tmpfs tmpfs rw\n",
+            "bad line\n",
+        );
+        let got = |p: &str| parent_mount(info, Path::new(p));
+        assert_eq!(
+            got("/run/my bundles/c1/rootfs"),
+            Some(("/run/my bundles".to_string(), false))
+        );
+        assert_eq!(got("/run/c2/rootfs"), Some(("/run".to_string(), true)));
+        // Components, not string prefixes: /run2 is not under /run.
+        assert_eq!(got("/run2/rootfs"), Some(("/run2".to_string(), false)));
+        assert_eq!(got("/srv/rootfs"), Some(("/".to_string(), true)));
+        // A mount stacked on the same point: the last one is on top.
+        let stacked = format!("{info}33 30 0:43 / /run rw - tmpfs tmpfs rw\n");
+        assert_eq!(
+            parent_mount(&stacked, Path::new("/run/c2")),
+            Some(("/run".to_string(), false))
+        );
+    }
 
     #[test]
     fn device_plan_overrides_defaults_and_checks_paths() {

@@ -1,7 +1,7 @@
 //! pause / resume: v1 `freezer.state` (FROZEN / THAWED, passing through FREEZING), v2
 //! `cgroup.freeze` (1 / 0, done when `cgroup.events` says `frozen 1` / `frozen 0`).
 
-use super::Version;
+use super::host::Version;
 use crate::bail;
 use crate::error::{Context, Result};
 use std::path::Path;

@@ -12,220 +12,36 @@
 //! The one write outside them is cgroup2's `cgroup.subtree_control` of the ancestors, which must
 //! list a controller before the container's cgroup gets its files; see `enable_controllers`.
 //!
-//! Layout of the module:
-//!   mod.rs        host layout, cgroupsPath, the container's `Cgroup` (create, join, procs,
-//!                 signal, remove) and the plan for `create`
+//! Layout of the module (each file uses only those listed below it, so there is no circle):
+//!   stats.rs      runc's `events` statistics and OOM notifications (reads a `Cgroup`)
+//!   mod.rs        cgroupsPath, the plan for `create`, and the container's `Cgroup` with its
+//!                 operations: create, apply, update, freeze, kill, remove
+//!   entry.rs      `Entry`: how a new process joins the cgroups at clone time
 //!   resources.rs  linux.resources -> file writes, v1 and v2 side by side (pure)
 //!   devices.rs    device rules: the v1 emulation and the v2 eBPF program (pure)
 //!   bpf.rs        bpf(2): load and attach the device program
 //!   freezer.rs    pause/resume: v1 freezer.state, v2 cgroup.freeze
-//!   stats.rs      runc's `events` statistics and OOM notifications
+//!   host.rs       host layout detection: cgroup mounts from mountinfo, controllers, versions
 
 mod bpf;
 mod devices;
+mod entry;
 mod freezer;
+mod host;
 mod resources;
 pub mod stats;
 
+pub use entry::Entry;
+pub use host::{
+    hugepage_sizes, parse_layout, unescape_mountinfo, Hierarchy, Host, Layout, Version,
+};
 pub use resources::Current;
 
 use crate::bail;
 use crate::error::{Context, Error, Result};
 use oci_spec::runtime::{LinuxResources, Spec};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
-use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Version {
-    V1,
-    V2,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Hierarchy {
-    /// Directory name under /sys/fs/cgroup ("cpu", "systemd", "unified"; "cgroup" on pure v2).
-    pub name: String,
-    pub mount: PathBuf,
-    /// Controllers from the mount options ("cpu", "name=systemd"); empty for cgroup2.
-    pub controllers: Vec<String>,
-    pub v2: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Layout {
-    pub hierarchies: Vec<Hierarchy>,
-}
-
-impl Layout {
-    pub fn v2_only(&self) -> bool {
-        self.hierarchies.iter().all(|h| h.v2)
-    }
-
-    pub fn v2(&self) -> Option<&Hierarchy> {
-        self.hierarchies.iter().find(|h| h.v2)
-    }
-}
-
-/// Parse the cgroup mounts out of mountinfo text.
-pub fn parse_layout(mountinfo: &str) -> Layout {
-    let mut hierarchies: Vec<Hierarchy> = Vec::new();
-    for line in mountinfo.lines() {
-        let Some((left, right)) = line.split_once(" - ") else {
-            continue;
-        };
-        let l: Vec<&str> = left.split(' ').collect();
-        let r: Vec<&str> = right.split(' ').collect();
-        if l.len() < 5 || r.len() < 3 {
-            continue;
-        }
-        let (mount, fstype) = (PathBuf::from(l[4]), r[0]);
-        let name = mount
-            .file_name()
-            .map(|n| n.to_string_lossy().to_string())
-            .unwrap_or_default();
-        let h = match fstype {
-            "cgroup2" => Hierarchy {
-                name,
-                mount,
-                controllers: vec![],
-                v2: true,
-            },
-            "cgroup" => {
-                let controllers = r[2]
-                    .split(',')
-                    .filter(|o| {
-                        !matches!(
-                            *o,
-                            "rw" | "ro"
-                                | "nosuid"
-                                | "nodev"
-                                | "noexec"
-                                | "relatime"
-                                | "noatime"
-                                | "xattr"
-                                | "clone_children"
-                        ) && !o.starts_with("release_agent=")
-                    })
-                    .map(str::to_string)
-                    .collect();
-                Hierarchy {
-                    name,
-                    mount,
-                    controllers,
-                    v2: false,
-                }
-            }
-            _ => continue,
-        };
-        // The same hierarchy mounted twice (bind mounts, nested setups): the first one counts.
-        if !hierarchies
-            .iter()
-            .any(|x| x.v2 == h.v2 && x.controllers == h.controllers)
-        {
-            hierarchies.push(h);
-        }
-    }
-    Layout { hierarchies }
-}
-
-/// The facts about this host that shape a cgroup plan, read once per command.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Host {
-    pub layout: Layout,
-    /// Controllers the cgroup2 hierarchy offers (its root's `cgroup.controllers`).
-    pub v2_controllers: Vec<String>,
-    /// Huge page sizes as cgroup file names spell them ("2MB", "1GB").
-    pub hugepage_sizes: Vec<String>,
-    /// Online CPUs and memory nodes, for `cpu.cpus` / `cpu.mems`.
-    pub cpus: BTreeSet<usize>,
-    pub mems: BTreeSet<usize>,
-}
-
-impl Host {
-    pub fn detect() -> Result<Host> {
-        let text =
-            std::fs::read_to_string("/proc/self/mountinfo").context("read /proc/self/mountinfo")?;
-        let layout = parse_layout(&text);
-        if layout.hierarchies.is_empty() {
-            bail!("no cgroup filesystem is mounted on this host");
-        }
-        let v2_controllers = match layout.v2() {
-            Some(h) => std::fs::read_to_string(h.mount.join("cgroup.controllers"))
-                .with_context(|| format!("read {}/cgroup.controllers", h.mount.display()))?
-                .split_whitespace()
-                .map(str::to_string)
-                .collect(),
-            None => Vec::new(),
-        };
-        let set = |path: &str| -> BTreeSet<usize> {
-            std::fs::read_to_string(path)
-                .ok()
-                .and_then(|s| crate::process::cpu_list(s.trim()).ok())
-                .map(|v| v.into_iter().collect())
-                .unwrap_or_else(|| [0].into_iter().collect())
-        };
-        Ok(Host {
-            layout,
-            v2_controllers,
-            hugepage_sizes: hugepage_sizes(),
-            cpus: set("/sys/devices/system/cpu/online"),
-            mems: set("/sys/devices/system/node/online"),
-        })
-    }
-
-    pub fn v2_only(&self) -> bool {
-        self.layout.v2_only()
-    }
-
-    /// Which version keel uses for `ctrl`: a v1 hierarchy that mounts it, else the cgroup2
-    /// hierarchy if it offers it. `devices` and `freezer` are built into cgroup2 (eBPF,
-    /// `cgroup.freeze`), so they are always available there.
-    pub fn version_of(&self, ctrl: &str) -> Option<Version> {
-        let v1 = self
-            .layout
-            .hierarchies
-            .iter()
-            .any(|h| !h.v2 && h.controllers.iter().any(|c| c == ctrl));
-        if v1 {
-            return Some(Version::V1);
-        }
-        let v2 = self.layout.v2().is_some()
-            && (matches!(ctrl, "devices" | "freezer" | "cgroup")
-                || self.v2_controllers.iter().any(|c| c == ctrl));
-        v2.then_some(Version::V2)
-    }
-}
-
-/// This host's huge page sizes, as the hugetlb files name them ("1GB", "2MB"), sorted.
-pub fn hugepage_sizes() -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir("/sys/kernel/mm/hugepages")
-        .map(|rd| {
-            rd.flatten()
-                .filter_map(|e| hugepage_size_name(&e.file_name().to_string_lossy()))
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
-}
-
-/// "hugepages-2048kB" -> "2MB", as runc names the hugetlb files.
-fn hugepage_size_name(dir: &str) -> Option<String> {
-    let kb: u64 = dir
-        .strip_prefix("hugepages-")?
-        .strip_suffix("kB")?
-        .parse()
-        .ok()?;
-    let units = ["KB", "MB", "GB", "TB"];
-    let (mut n, mut u) = (kb, 0);
-    while n >= 1024 && n % 1024 == 0 && u + 1 < units.len() {
-        n /= 1024;
-        u += 1;
-    }
-    Some(format!("{n}{}", units[u]))
-}
 
 /// keel's own cgroup in each hierarchy, from /proc/self/cgroup.
 fn own_path(h: &Hierarchy, proc_cgroup: &str) -> PathBuf {
@@ -453,82 +269,11 @@ fn enable_controllers(d: &Dir, want: &[String], res: &resources::Plan) -> Result
     Ok(())
 }
 
-fn open_entry(dirs: &[(&Dir, PathBuf)], min_fd: i32) -> Result<Entry> {
-    use nix::fcntl::OFlag;
-    let open = |p: &Path, flags: OFlag| -> Result<OwnedFd> {
-        let fd = nix::fcntl::open(p, flags | OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
-            .with_context(|| format!("join cgroup: open {}", p.display()))?;
-        // SAFETY: `open` just returned this fd and nothing else owns it.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        crate::sys::dup_above(fd, min_fd).context("dup fd")
-    };
-    let mut entry = Entry::none();
-    for (d, dir) in dirs {
-        if d.v2 {
-            entry.v2 = Some((
-                dir.clone(),
-                open(dir, OFlag::O_DIRECTORY | OFlag::O_RDONLY)?,
-            ));
-        } else {
-            let fd = open(&dir.join("tasks"), OFlag::O_WRONLY)?;
-            entry.v1_tasks.push((dir.clone(), fd));
-        }
-    }
-    Ok(entry)
-}
-
-/// How a new child enters the container's cgroups without keel writing its pid to cgroup.procs.
-/// That write moves a whole thread group, so the kernel takes its global cgroup_threadgroup_rwsem
-/// for writing, which waits for an RCU grace period whenever no writer took it lately: 1–27 ms
-/// measured here, against about 0.1 ms for the whole join otherwise. Instead:
-/// - cgroup2: clone3 with CLONE_INTO_CGROUP and `v2`, a directory fd of the container's cgroup
-///   (the child is born there);
-/// - v1: the child writes "0" to each hierarchy's `tasks` first thing. Moving only the calling
-///   thread takes no global lock, and the child is single-threaded, so that is all of it. keel
-///   opens the files before the clone, so the kernel checks keel's credentials (those of the
-///   opener), not the child's, which may already be in a user namespace.
-///
-/// When clone3 refuses CLONE_INTO_CGROUP (kernel before 5.7), keel writes cgroup.procs instead
-/// (`join_v2`).
-pub struct Entry {
-    pub v2: Option<(PathBuf, OwnedFd)>,
-    v1_tasks: Vec<(PathBuf, OwnedFd)>,
-}
-
-impl Entry {
-    fn none() -> Entry {
-        Entry {
-            v2: None,
-            v1_tasks: Vec::new(),
-        }
-    }
-
-    /// In the child: join every v1 hierarchy (see `Entry`), and close every fd of the entry,
-    /// so that nothing of the host's cgroup tree stays open in the container's process.
-    pub fn enter_v1(&mut self) -> Result<()> {
-        self.v2 = None;
-        for (dir, fd) in self.v1_tasks.drain(..) {
-            nix::unistd::write(&fd, b"0")
-                .with_context(|| format!("join cgroup {}", dir.display()))?;
-        }
-        Ok(())
-    }
-
-    /// In keel, when the clone could not use CLONE_INTO_CGROUP.
-    pub fn join_v2(&self, pid: i32) -> Result<()> {
-        if let Some((dir, _)) = &self.v2 {
-            std::fs::write(dir.join("cgroup.procs"), pid.to_string())
-                .with_context(|| format!("join cgroup {}", dir.display()))?;
-        }
-        Ok(())
-    }
-}
-
 impl Cgroup {
     /// The container's cgroups to enter (see `Entry`), fds at `min_fd` or above.
     pub fn entry(&self, min_fd: i32) -> Result<Entry> {
-        let dirs: Vec<(&Dir, PathBuf)> = self.dirs.iter().map(|d| (d, d.path.clone())).collect();
-        open_entry(&dirs, min_fd)
+        let dirs: Vec<(bool, PathBuf)> = self.dirs.iter().map(|d| (d.v2, d.path.clone())).collect();
+        Entry::open(&dirs, min_fd)
     }
 
     /// `exec --cgroup [CONTROLLER:]PATH`: an existing sub-cgroup of the container's cgroup, for
@@ -552,9 +297,9 @@ impl Cgroup {
             if !dir.is_dir() {
                 crate::bail!("--cgroup: {} does not exist", dir.display());
             }
-            dirs.push((d, dir));
+            dirs.push((d.v2, dir));
         }
-        open_entry(&dirs, min_fd)
+        Entry::open(&dirs, min_fd)
     }
 
     /// The container's cgroup directory in each hierarchy, for `cgroup` mounts. The cgroup2
@@ -655,12 +400,33 @@ impl Cgroup {
     /// `update`: plan against the current values, then apply (device rules stay as they are).
     pub fn update(&self, r: &LinuxResources) -> Result<()> {
         let host = Host::detect()?;
-        let cur = Current::read(self);
+        let cur = self.current();
         let plan = resources::plan(r, &host, &cur, resources::Mode::Update)?;
         if let Some(d) = self.v2_dir() {
             enable_controllers(d, &controllers_to_enable(&host, &plan), &plan)?;
         }
         self.apply(&plan)
+    }
+
+    /// The current values `update` plans against.
+    fn current(&self) -> Current {
+        let mut cur = Current::default();
+        let num =
+            |p: PathBuf| -> Option<u64> { std::fs::read_to_string(p).ok()?.trim().parse().ok() };
+        if let Some(d) = self.dir_for("memory", Version::V1) {
+            cur.memory_limit = num(d.join("memory.limit_in_bytes")).unwrap_or(u64::MAX);
+            cur.memory_usage = num(d.join("memory.usage_in_bytes")).unwrap_or(0);
+        } else if let Some(d) = self.v2_dir() {
+            cur.memory_usage = num(d.path.join("memory.current")).unwrap_or(0);
+        }
+        if let Some(d) = self.v2_dir() {
+            if let Ok(s) = std::fs::read_to_string(d.path.join("cpu.max")) {
+                if let Some(q) = s.split_whitespace().next() {
+                    cur.cpu_max_quota = q.to_string();
+                }
+            }
+        }
+        cur
     }
 
     /// Every process in the container's cgroup and its sub-cgroups (runc's GetAllPids), read
@@ -717,11 +483,6 @@ impl Cgroup {
             Some((v, dir)) => freezer::is_frozen(v, dir),
             None => false,
         }
-    }
-
-    /// runc's `events --stats` data for this cgroup.
-    pub fn stats(&self) -> stats::Stats {
-        stats::read(self)
     }
 
     /// Is any process left in the container's cgroup?
@@ -804,115 +565,8 @@ pub fn planned(plan: &Plan) -> Cgroup {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // tests: a panic is the failure report
 mod tests {
+    use super::host::tests::{hybrid_host, v2_host, HYBRID_SYSTEMD};
     use super::*;
-
-    /// This development machine's layout (Debian 12 on a hybrid host).
-    const HYBRID: &str = "\
-31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
-32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu
-33 31 0:30 / /sys/fs/cgroup/cpuacct rw,relatime - cgroup cgroup rw,cpuacct
-34 31 0:31 / /sys/fs/cgroup/cpuset rw,relatime - cgroup cgroup rw,cpuset
-35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
-36 31 0:33 / /sys/fs/cgroup/devices rw,relatime - cgroup cgroup rw,devices
-37 31 0:34 / /sys/fs/cgroup/freezer rw,relatime - cgroup cgroup rw,freezer
-38 31 0:35 / /sys/fs/cgroup/blkio rw,relatime - cgroup cgroup rw,blkio
-39 31 0:36 / /sys/fs/cgroup/pids rw,relatime - cgroup cgroup rw,pids
-40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,name=systemd
-41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw";
-
-    /// A systemd-style hybrid host, with co-mounted controllers and no pids hierarchy.
-    const HYBRID_SYSTEMD: &str = "\
-30 25 0:26 / /sys/fs/cgroup ro,nosuid,nodev,noexec shared:4 - tmpfs tmpfs ro,mode=755
-31 30 0:27 / /sys/fs/cgroup/unified rw,nosuid,nodev,noexec,relatime shared:5 - cgroup2 cgroup2 rw
-32 30 0:28 / /sys/fs/cgroup/systemd rw,nosuid shared:6 - cgroup cgroup rw,xattr,name=systemd
-33 30 0:29 / /sys/fs/cgroup/cpu,cpuacct rw shared:7 - cgroup cgroup rw,cpu,cpuacct
-34 30 0:30 / /sys/fs/cgroup/memory rw shared:8 - cgroup cgroup rw,memory";
-
-    const V2: &str = "\
-30 25 0:26 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:4 - cgroup2 cgroup2 rw,nsdelegate";
-
-    pub fn host(mountinfo: &str, v2_controllers: &[&str]) -> Host {
-        Host {
-            layout: parse_layout(mountinfo),
-            v2_controllers: v2_controllers.iter().map(|s| s.to_string()).collect(),
-            hugepage_sizes: vec!["1GB".into(), "2MB".into()],
-            cpus: [0, 1].into_iter().collect(),
-            mems: [0].into_iter().collect(),
-        }
-    }
-
-    pub fn hybrid_host() -> Host {
-        host(HYBRID, &["hugetlb"])
-    }
-
-    pub fn v2_host() -> Host {
-        host(
-            V2,
-            &[
-                "cpuset", "cpu", "io", "memory", "hugetlb", "pids", "rdma", "misc",
-            ],
-        )
-    }
-
-    pub fn hybrid_systemd_host() -> Host {
-        host(HYBRID_SYSTEMD, &[])
-    }
-
-    #[test]
-    fn hybrid_layout() {
-        let l = parse_layout(HYBRID_SYSTEMD);
-        let names: Vec<_> = l
-            .hierarchies
-            .iter()
-            .map(|h| (h.name.as_str(), h.controllers.join("+"), h.v2))
-            .collect();
-        assert_eq!(
-            names,
-            [
-                ("unified", String::new(), true),
-                ("systemd", "name=systemd".to_string(), false),
-                ("cpu,cpuacct", "cpu+cpuacct".to_string(), false),
-                ("memory", "memory".to_string(), false)
-            ]
-        );
-        assert!(!l.v2_only());
-        assert!(parse_layout(V2).v2_only());
-        let here = parse_layout(HYBRID);
-        assert_eq!(here.hierarchies.len(), 10);
-        assert_eq!(here.v2().map(|h| h.name.as_str()), Some("unified"));
-    }
-
-    #[test]
-    fn a_controller_is_used_through_one_version() {
-        let h = hybrid_host();
-        assert_eq!(h.version_of("memory"), Some(Version::V1));
-        assert_eq!(h.version_of("cpuacct"), Some(Version::V1));
-        // hugetlb is not a v1 hierarchy here, but the cgroup2 mount offers it.
-        assert_eq!(h.version_of("hugetlb"), Some(Version::V2));
-        assert_eq!(h.version_of("net_cls"), None);
-        assert_eq!(hybrid_systemd_host().version_of("pids"), None);
-        let v2 = v2_host();
-        assert_eq!(v2.version_of("memory"), Some(Version::V2));
-        assert_eq!(v2.version_of("devices"), Some(Version::V2));
-        assert_eq!(v2.version_of("net_cls"), None);
-    }
-
-    #[test]
-    fn hugepage_names_as_runc() {
-        assert_eq!(
-            hugepage_size_name("hugepages-2048kB").as_deref(),
-            Some("2MB")
-        );
-        assert_eq!(
-            hugepage_size_name("hugepages-1048576kB").as_deref(),
-            Some("1GB")
-        );
-        assert_eq!(
-            hugepage_size_name("hugepages-64kB").as_deref(),
-            Some("64KB")
-        );
-        assert_eq!(hugepage_size_name("other"), None);
-    }
 
     #[test]
     fn own_path_matches_controller_sets() {

@@ -23,7 +23,7 @@
 //! | unified | only for controllers on the cgroup2 mount | KEY, validated |
 
 use super::devices;
-use super::{Cgroup, Host, Version};
+use super::host::{Host, Version};
 use crate::bail;
 use crate::error::{Error, Result};
 use oci_spec::runtime::{
@@ -103,29 +103,6 @@ impl Default for Current {
             memory_usage: 0,
             cpu_max_quota: "max".to_string(),
         }
-    }
-}
-
-impl Current {
-    pub fn read(cg: &Cgroup) -> Current {
-        let mut cur = Current::default();
-        let num = |p: std::path::PathBuf| -> Option<u64> {
-            std::fs::read_to_string(p).ok()?.trim().parse().ok()
-        };
-        if let Some(d) = cg.dir_for("memory", Version::V1) {
-            cur.memory_limit = num(d.join("memory.limit_in_bytes")).unwrap_or(u64::MAX);
-            cur.memory_usage = num(d.join("memory.usage_in_bytes")).unwrap_or(0);
-        } else if let Some(d) = cg.v2_dir() {
-            cur.memory_usage = num(d.path.join("memory.current")).unwrap_or(0);
-        }
-        if let Some(d) = cg.v2_dir() {
-            if let Ok(s) = std::fs::read_to_string(d.path.join("cpu.max")) {
-                if let Some(q) = s.split_whitespace().next() {
-                    cur.cpu_max_quota = q.to_string();
-                }
-            }
-        }
-        cur
     }
 }
 
@@ -269,6 +246,16 @@ fn mem_value(field: &str, v: i64) -> Result<i64> {
     Ok(v)
 }
 
+/// linux.resources.memory after the checks both versions share; 0 means unset.
+struct MemoryLimits {
+    limit: i64,
+    swap: i64,
+    reservation: i64,
+    swappiness: Option<u64>,
+    disable_oom: bool,
+    use_hierarchy: Option<bool>,
+}
+
 fn memory(o: &mut Out, m: &LinuxMemory, cur: &Current) -> Result<()> {
     let f = format!("{F}.memory");
     let limit = mem_value(&format!("{f}.limit"), m.limit().unwrap_or(0))?;
@@ -294,133 +281,153 @@ fn memory(o: &mut Out, m: &LinuxMemory, cur: &Current) -> Result<()> {
             cur.memory_usage
         );
     }
-    let disable_oom = m.disable_oom_killer() == Some(true);
+    let mem = MemoryLimits {
+        limit,
+        swap,
+        reservation,
+        swappiness,
+        disable_oom: m.disable_oom_killer() == Some(true),
+        use_hierarchy: m.use_hierarchy(),
+    };
     let any = limit != 0
         || swap != 0
         || reservation != 0
         || swappiness.is_some()
-        || disable_oom
-        || m.use_hierarchy().is_some();
+        || mem.disable_oom
+        || mem.use_hierarchy.is_some();
     if !any {
         return Ok(());
     }
     match o.version(&f, "memory")? {
-        Version::V1 => {
-            let v1 = Version::V1;
-            // runc: unlimited memory with swap unset means unlimited swap too (if accounted).
-            let (swap, swap_optional) = if limit == -1 && swap == 0 {
-                (-1, true)
-            } else {
-                (swap, false)
-            };
-            // The kernel wants limit <= memsw at every step: raise memsw first when it grows.
-            let swap_first =
-                limit != 0 && swap != 0 && (swap == -1 || cur.memory_limit < swap as u64);
-            let mut writes = vec![
-                (format!("{f}.limit"), "memory.limit_in_bytes", limit, false),
-                (
-                    format!("{f}.swap"),
-                    "memory.memsw.limit_in_bytes",
-                    swap,
-                    swap_optional,
-                ),
-            ];
-            if swap_first {
-                writes.reverse();
-            }
-            for (field, file, v, optional) in writes {
-                if v != 0 {
-                    o.push(field, "memory", v1, file, v).optional = optional;
-                }
-            }
-            if reservation != 0 {
-                o.push(
-                    format!("{f}.reservation"),
-                    "memory",
-                    v1,
-                    "memory.soft_limit_in_bytes",
-                    reservation,
-                );
-            }
-            if disable_oom {
-                o.push(
-                    format!("{f}.disableOOMKiller"),
-                    "memory",
-                    v1,
-                    "memory.oom_control",
-                    1,
-                );
-            }
-            if let Some(s) = swappiness {
-                o.push(
-                    format!("{f}.swappiness"),
-                    "memory",
-                    v1,
-                    "memory.swappiness",
-                    s,
-                );
-            }
-            if let Some(h) = m.use_hierarchy() {
-                o.push(
-                    format!("{f}.useHierarchy"),
-                    "memory",
-                    v1,
-                    "memory.use_hierarchy",
-                    u8::from(h),
-                );
-            }
+        Version::V1 => memory_v1(o, &f, &mem, cur),
+        Version::V2 => memory_v2(o, &f, &mem)?,
+    }
+    Ok(())
+}
+
+fn memory_v1(o: &mut Out, f: &str, m: &MemoryLimits, cur: &Current) {
+    let v1 = Version::V1;
+    let limit = m.limit;
+    // runc: unlimited memory with swap unset means unlimited swap too (if accounted).
+    let (swap, swap_optional) = if limit == -1 && m.swap == 0 {
+        (-1, true)
+    } else {
+        (m.swap, false)
+    };
+    // The kernel wants limit <= memsw at every step: raise memsw first when it grows.
+    let swap_first = limit != 0 && swap != 0 && (swap == -1 || cur.memory_limit < swap as u64);
+    let mut writes = vec![
+        (format!("{f}.limit"), "memory.limit_in_bytes", limit, false),
+        (
+            format!("{f}.swap"),
+            "memory.memsw.limit_in_bytes",
+            swap,
+            swap_optional,
+        ),
+    ];
+    if swap_first {
+        writes.reverse();
+    }
+    for (field, file, v, optional) in writes {
+        if v != 0 {
+            o.push(field, "memory", v1, file, v).optional = optional;
         }
-        Version::V2 => {
-            let v2 = Version::V2;
-            let max = |v: i64| {
-                if v == -1 {
-                    "max".to_string()
-                } else {
-                    v.to_string()
-                }
-            };
-            // runc's ConvertMemorySwapToCgroupV2Value: v1's swap is memory+swap.
-            let swap_max = match (limit, swap) {
-                (-1, 0) => Some("max".to_string()),
-                (_, 0) => None,
-                (_, -1) => Some("max".to_string()),
-                (0 | -1, _) => {
-                    bail!("{f}.swap: cannot limit swap without a memory limit (linux.resources.memory.limit)")
-                }
-                (l, s) if s < l => bail!(
-                    "{f}.swap: memory+swap ({s}) must not be below linux.resources.memory.limit ({l})"
-                ),
-                (l, s) => Some((s - l).to_string()),
-            };
-            if let Some(s) = swap_max {
-                o.push(format!("{f}.swap"), "memory", v2, "memory.swap.max", s);
-            }
-            if limit != 0 {
-                o.push(format!("{f}.limit"), "memory", v2, "memory.max", max(limit));
-            }
-            if reservation != 0 {
-                o.push(
-                    format!("{f}.reservation"),
-                    "memory",
-                    v2,
-                    "memory.low",
-                    max(reservation),
-                );
-            }
-            if disable_oom {
-                o.warn(format!(
-                    "{f}.disableOOMKiller: cgroup v2 cannot disable the OOM killer; ignored (as runc does)"
-                ));
-            }
-            if swappiness.is_some() {
-                o.warn(format!(
-                    "{f}.swappiness: cgroup v2 has no per-cgroup swappiness; ignored (as runc does)"
-                ));
-            }
-            if m.use_hierarchy() == Some(false) {
-                bail!("{f}.useHierarchy: cgroup v2 memory accounting is always hierarchical");
-            }
+    }
+    if m.reservation != 0 {
+        o.push(
+            format!("{f}.reservation"),
+            "memory",
+            v1,
+            "memory.soft_limit_in_bytes",
+            m.reservation,
+        );
+    }
+    if m.disable_oom {
+        o.push(
+            format!("{f}.disableOOMKiller"),
+            "memory",
+            v1,
+            "memory.oom_control",
+            1,
+        );
+    }
+    if let Some(s) = m.swappiness {
+        o.push(
+            format!("{f}.swappiness"),
+            "memory",
+            v1,
+            "memory.swappiness",
+            s,
+        );
+    }
+    if let Some(h) = m.use_hierarchy {
+        o.push(
+            format!("{f}.useHierarchy"),
+            "memory",
+            v1,
+            "memory.use_hierarchy",
+            u8::from(h),
+        );
+    }
+}
+
+fn memory_v2(o: &mut Out, f: &str, m: &MemoryLimits) -> Result<()> {
+    let v2 = Version::V2;
+    let max = |v: i64| {
+        if v == -1 {
+            "max".to_string()
+        } else {
+            v.to_string()
         }
+    };
+    // runc's ConvertMemorySwapToCgroupV2Value: v1's swap is memory+swap.
+    let swap_max = match (m.limit, m.swap) {
+        (-1, 0) => Some("max".to_string()),
+        (_, 0) => None,
+        (_, -1) => Some("max".to_string()),
+        (0 | -1, _) => {
+            bail!(
+                "{f}.swap: cannot limit swap without a memory limit (linux.resources.memory.limit)"
+            )
+        }
+        (l, s) if s < l => bail!(
+            "{f}.swap: memory+swap ({s}) must not be below linux.resources.memory.limit ({l})"
+        ),
+        (l, s) => Some((s - l).to_string()),
+    };
+    if let Some(s) = swap_max {
+        o.push(format!("{f}.swap"), "memory", v2, "memory.swap.max", s);
+    }
+    if m.limit != 0 {
+        o.push(
+            format!("{f}.limit"),
+            "memory",
+            v2,
+            "memory.max",
+            max(m.limit),
+        );
+    }
+    if m.reservation != 0 {
+        o.push(
+            format!("{f}.reservation"),
+            "memory",
+            v2,
+            "memory.low",
+            max(m.reservation),
+        );
+    }
+    if m.disable_oom {
+        o.warn(format!(
+            "{f}.disableOOMKiller: cgroup v2 cannot disable the OOM killer; ignored (as runc does)"
+        ));
+    }
+    if m.swappiness.is_some() {
+        o.warn(format!(
+            "{f}.swappiness: cgroup v2 has no per-cgroup swappiness; ignored (as runc does)"
+        ));
+    }
+    if m.use_hierarchy == Some(false) {
+        bail!("{f}.useHierarchy: cgroup v2 memory accounting is always hierarchical");
     }
     Ok(())
 }
@@ -439,6 +446,17 @@ pub fn blkio_to_io_weight(w: u16) -> u64 {
         return 0;
     }
     1 + (u64::from(w).saturating_sub(10)) * 9999 / 990
+}
+
+/// linux.resources.cpu's bandwidth settings after the checks both versions share; 0 means unset.
+struct CpuBandwidth {
+    shares: u64,
+    quota: i64,
+    period: u64,
+    burst: Option<u64>,
+    idle: Option<i64>,
+    rt_period: u64,
+    rt_runtime: i64,
 }
 
 fn cpu(o: &mut Out, c: &LinuxCpu, cur: &Current) -> Result<()> {
@@ -468,97 +486,116 @@ fn cpu(o: &mut Out, c: &LinuxCpu, cur: &Current) -> Result<()> {
     if rt_runtime < -1 {
         bail!("{f}.realtimeRuntime: must be positive or -1 (unlimited), got {rt_runtime}");
     }
+    let v = CpuBandwidth {
+        shares,
+        quota,
+        period,
+        burst: c.burst(),
+        idle: c.idle(),
+        rt_period,
+        rt_runtime,
+    };
     let needs_cpu = shares != 0
         || quota != 0
         || period != 0
-        || c.burst().is_some()
-        || c.idle().is_some()
+        || v.burst.is_some()
+        || v.idle.is_some()
         || rt_period != 0
         || rt_runtime != 0;
     if needs_cpu {
         match o.version(&f, "cpu")? {
-            Version::V1 => {
-                let v1 = Version::V1;
-                if shares != 0 {
-                    o.push(format!("{f}.shares"), "cpu", v1, "cpu.shares", shares);
-                }
-                if period != 0 {
-                    o.push(
-                        format!("{f}.period"),
-                        "cpu",
-                        v1,
-                        "cpu.cfs_period_us",
-                        period,
-                    );
-                }
-                if quota != 0 {
-                    o.push(format!("{f}.quota"), "cpu", v1, "cpu.cfs_quota_us", quota);
-                }
-                if let Some(b) = c.burst() {
-                    o.push(format!("{f}.burst"), "cpu", v1, "cpu.cfs_burst_us", b);
-                }
-                if rt_period != 0 {
-                    o.push(
-                        format!("{f}.realtimePeriod"),
-                        "cpu",
-                        v1,
-                        "cpu.rt_period_us",
-                        rt_period,
-                    );
-                }
-                if rt_runtime != 0 {
-                    o.push(
-                        format!("{f}.realtimeRuntime"),
-                        "cpu",
-                        v1,
-                        "cpu.rt_runtime_us",
-                        rt_runtime,
-                    );
-                }
-                if let Some(i) = c.idle() {
-                    o.push(format!("{f}.idle"), "cpu", v1, "cpu.idle", i);
-                }
-            }
-            Version::V2 => {
-                let v2 = Version::V2;
-                if rt_period != 0 || rt_runtime != 0 {
-                    let which = if rt_runtime != 0 {
-                        "realtimeRuntime"
-                    } else {
-                        "realtimePeriod"
-                    };
-                    bail!("{f}.{which}: cgroup v2 has no realtime CPU bandwidth control");
-                }
-                if shares != 0 {
-                    o.push(
-                        format!("{f}.shares"),
-                        "cpu",
-                        v2,
-                        "cpu.weight",
-                        shares_to_weight(shares),
-                    );
-                }
-                if quota != 0 || period != 0 {
-                    let mut value = match quota {
-                        0 => cur.cpu_max_quota.clone(),
-                        -1 => "max".to_string(),
-                        q => q.to_string(),
-                    };
-                    if period != 0 {
-                        value.push_str(&format!(" {period}"));
-                    }
-                    let field = if quota != 0 { "quota" } else { "period" };
-                    o.push(format!("{f}.{field}"), "cpu", v2, "cpu.max", value);
-                }
-                if let Some(b) = c.burst() {
-                    o.push(format!("{f}.burst"), "cpu", v2, "cpu.max.burst", b);
-                }
-                if let Some(i) = c.idle() {
-                    o.push(format!("{f}.idle"), "cpu", v2, "cpu.idle", i);
-                }
-            }
+            Version::V1 => cpu_v1(o, &f, &v),
+            Version::V2 => cpu_v2(o, &f, &v, cur)?,
         }
     }
+    cpuset(o, &f, c)
+}
+
+fn cpu_v1(o: &mut Out, f: &str, c: &CpuBandwidth) {
+    let v1 = Version::V1;
+    if c.shares != 0 {
+        o.push(format!("{f}.shares"), "cpu", v1, "cpu.shares", c.shares);
+    }
+    if c.period != 0 {
+        o.push(
+            format!("{f}.period"),
+            "cpu",
+            v1,
+            "cpu.cfs_period_us",
+            c.period,
+        );
+    }
+    if c.quota != 0 {
+        o.push(format!("{f}.quota"), "cpu", v1, "cpu.cfs_quota_us", c.quota);
+    }
+    if let Some(b) = c.burst {
+        o.push(format!("{f}.burst"), "cpu", v1, "cpu.cfs_burst_us", b);
+    }
+    if c.rt_period != 0 {
+        o.push(
+            format!("{f}.realtimePeriod"),
+            "cpu",
+            v1,
+            "cpu.rt_period_us",
+            c.rt_period,
+        );
+    }
+    if c.rt_runtime != 0 {
+        o.push(
+            format!("{f}.realtimeRuntime"),
+            "cpu",
+            v1,
+            "cpu.rt_runtime_us",
+            c.rt_runtime,
+        );
+    }
+    if let Some(i) = c.idle {
+        o.push(format!("{f}.idle"), "cpu", v1, "cpu.idle", i);
+    }
+}
+
+fn cpu_v2(o: &mut Out, f: &str, c: &CpuBandwidth, cur: &Current) -> Result<()> {
+    let v2 = Version::V2;
+    if c.rt_period != 0 || c.rt_runtime != 0 {
+        let which = if c.rt_runtime != 0 {
+            "realtimeRuntime"
+        } else {
+            "realtimePeriod"
+        };
+        bail!("{f}.{which}: cgroup v2 has no realtime CPU bandwidth control");
+    }
+    if c.shares != 0 {
+        o.push(
+            format!("{f}.shares"),
+            "cpu",
+            v2,
+            "cpu.weight",
+            shares_to_weight(c.shares),
+        );
+    }
+    if c.quota != 0 || c.period != 0 {
+        let mut value = match c.quota {
+            0 => cur.cpu_max_quota.clone(),
+            -1 => "max".to_string(),
+            q => q.to_string(),
+        };
+        if c.period != 0 {
+            value.push_str(&format!(" {}", c.period));
+        }
+        let field = if c.quota != 0 { "quota" } else { "period" };
+        o.push(format!("{f}.{field}"), "cpu", v2, "cpu.max", value);
+    }
+    if let Some(b) = c.burst {
+        o.push(format!("{f}.burst"), "cpu", v2, "cpu.max.burst", b);
+    }
+    if let Some(i) = c.idle {
+        o.push(format!("{f}.idle"), "cpu", v2, "cpu.idle", i);
+    }
+    Ok(())
+}
+
+/// cpu.cpus and cpu.mems: the same files in both versions, checked against the online ones.
+fn cpuset(o: &mut Out, f: &str, c: &LinuxCpu) -> Result<()> {
     for (name, value, file, online, what) in [
         ("cpus", c.cpus(), "cpuset.cpus", &o.host.cpus, "CPUs"),
         (
@@ -612,15 +649,17 @@ fn device_numbers(field: &str, major: i64, minor: i64) -> Result<String> {
     Ok(format!("{major}:{minor}"))
 }
 
+/// A throttle list: its field name, the devices, the v1 file and the v2 io.max key.
+type Throttle<'a> = (
+    &'static str,
+    &'a Option<Vec<LinuxThrottleDevice>>,
+    &'static str,
+    &'static str,
+);
+
 fn block_io(o: &mut Out, b: &LinuxBlockIo) -> Result<()> {
     let f = format!("{F}.blockIO");
-    let weight_ok = |field: &str, w: u16| -> Result<()> {
-        if !(10..=1000).contains(&w) {
-            bail!("{field}: must be between 10 and 1000, got {w}");
-        }
-        Ok(())
-    };
-    let throttles: [(&str, &Option<Vec<LinuxThrottleDevice>>, &str, &str); 4] = [
+    let throttles: [Throttle; 4] = [
         (
             "throttleReadBpsDevice",
             b.throttle_read_bps_device(),
@@ -659,28 +698,32 @@ fn block_io(o: &mut Out, b: &LinuxBlockIo) -> Result<()> {
         Some(Version::V1) => Version::V1,
         _ => o.version(&f, "io")?,
     };
-    let (ctrl, v) = match version {
-        Version::V1 => ("blkio", Version::V1),
-        Version::V2 => ("io", Version::V2),
-    };
+    match version {
+        Version::V1 => block_io_v1(o, &f, b, &throttles),
+        Version::V2 => block_io_v2(o, &f, b, &throttles),
+    }
+}
+
+/// A blkio weight: [10, 1000] in both versions.
+fn weight_ok(field: &str, w: u16) -> Result<()> {
+    if !(10..=1000).contains(&w) {
+        bail!("{field}: must be between 10 and 1000, got {w}");
+    }
+    Ok(())
+}
+
+/// The BFQ files, with the CFQ ones (blkio.weight, ...) as the alternative.
+fn block_io_v1(o: &mut Out, f: &str, b: &LinuxBlockIo, throttles: &[Throttle]) -> Result<()> {
+    let (ctrl, v) = ("blkio", Version::V1);
     if let Some(w) = b.weight().filter(|w| *w != 0) {
         let field = format!("{f}.weight");
         weight_ok(&field, w)?;
-        let wr = match v {
-            Version::V1 => o.push(field, ctrl, v, "blkio.bfq.weight", w),
-            Version::V2 => o.push(field, ctrl, v, "io.bfq.weight", w),
-        };
-        wr.alt = Some(match v {
-            Version::V1 => ("blkio.weight".to_string(), w.to_string()),
-            Version::V2 => ("io.weight".to_string(), blkio_to_io_weight(w).to_string()),
-        });
+        o.push(field, ctrl, v, "blkio.bfq.weight", w).alt =
+            Some(("blkio.weight".to_string(), w.to_string()));
     }
     if let Some(w) = b.leaf_weight().filter(|w| *w != 0) {
         let field = format!("{f}.leafWeight");
         weight_ok(&field, w)?;
-        if v == Version::V2 {
-            bail!("{field}: cgroup v2 has no leaf weight");
-        }
         o.push(field, ctrl, v, "blkio.leaf_weight", w);
     }
     for (i, d) in b.weight_device().iter().flatten().enumerate() {
@@ -689,30 +732,13 @@ fn block_io(o: &mut Out, b: &LinuxBlockIo) -> Result<()> {
         if let Some(w) = d.weight().filter(|w| *w != 0) {
             let field = format!("{field}.weight");
             weight_ok(&field, w)?;
-            let wr = match v {
-                Version::V1 => o.push(
-                    field,
-                    ctrl,
-                    v,
-                    "blkio.bfq.weight_device",
-                    format!("{dev} {w}"),
-                ),
-                Version::V2 => o.push(field, ctrl, v, "io.bfq.weight", format!("{dev} {w}")),
-            };
-            wr.alt = Some(match v {
-                Version::V1 => ("blkio.weight_device".to_string(), format!("{dev} {w}")),
-                Version::V2 => (
-                    "io.weight".to_string(),
-                    format!("{dev} {}", blkio_to_io_weight(w)),
-                ),
-            });
+            let value = format!("{dev} {w}");
+            let alt = ("blkio.weight_device".to_string(), value.clone());
+            o.push(field, ctrl, v, "blkio.bfq.weight_device", value).alt = Some(alt);
         }
         if let Some(w) = d.leaf_weight().filter(|w| *w != 0) {
             let field = format!("{field}.leafWeight");
             weight_ok(&field, w)?;
-            if v == Version::V2 {
-                bail!("{field}: cgroup v2 has no leaf weight");
-            }
             o.push(
                 field,
                 ctrl,
@@ -722,23 +748,59 @@ fn block_io(o: &mut Out, b: &LinuxBlockIo) -> Result<()> {
             );
         }
     }
-    for (name, list, v1_file, v2_key) in throttles {
+    for (name, list, file, _) in throttles {
         for (i, d) in list.iter().flatten().enumerate() {
             let field = format!("{f}.{name}[{i}]");
             let dev = device_numbers(&field, d.major(), d.minor())?;
-            match v {
-                Version::V1 => {
-                    o.push(field, ctrl, v, v1_file, format!("{dev} {}", d.rate()));
-                }
-                Version::V2 => {
-                    // v1 takes 0 as "no limit"; v2 spells it "max".
-                    let rate = match d.rate() {
-                        0 => "max".to_string(),
-                        r => r.to_string(),
-                    };
-                    o.push(field, ctrl, v, "io.max", format!("{dev} {v2_key}={rate}"));
-                }
-            }
+            o.push(field, ctrl, v, *file, format!("{dev} {}", d.rate()));
+        }
+    }
+    Ok(())
+}
+
+/// io.bfq.weight, with io.weight (converted) as the alternative; throttles in io.max; no leaf
+/// weights.
+fn block_io_v2(o: &mut Out, f: &str, b: &LinuxBlockIo, throttles: &[Throttle]) -> Result<()> {
+    let (ctrl, v) = ("io", Version::V2);
+    if let Some(w) = b.weight().filter(|w| *w != 0) {
+        let field = format!("{f}.weight");
+        weight_ok(&field, w)?;
+        o.push(field, ctrl, v, "io.bfq.weight", w).alt =
+            Some(("io.weight".to_string(), blkio_to_io_weight(w).to_string()));
+    }
+    if let Some(w) = b.leaf_weight().filter(|w| *w != 0) {
+        let field = format!("{f}.leafWeight");
+        weight_ok(&field, w)?;
+        bail!("{field}: cgroup v2 has no leaf weight");
+    }
+    for (i, d) in b.weight_device().iter().flatten().enumerate() {
+        let field = format!("{f}.weightDevice[{i}]");
+        let dev = device_numbers(&field, d.major(), d.minor())?;
+        if let Some(w) = d.weight().filter(|w| *w != 0) {
+            let field = format!("{field}.weight");
+            weight_ok(&field, w)?;
+            o.push(field, ctrl, v, "io.bfq.weight", format!("{dev} {w}"))
+                .alt = Some((
+                "io.weight".to_string(),
+                format!("{dev} {}", blkio_to_io_weight(w)),
+            ));
+        }
+        if let Some(w) = d.leaf_weight().filter(|w| *w != 0) {
+            let field = format!("{field}.leafWeight");
+            weight_ok(&field, w)?;
+            bail!("{field}: cgroup v2 has no leaf weight");
+        }
+    }
+    for (name, list, _, key) in throttles {
+        for (i, d) in list.iter().flatten().enumerate() {
+            let field = format!("{f}.{name}[{i}]");
+            let dev = device_numbers(&field, d.major(), d.minor())?;
+            // v1 takes 0 as "no limit"; v2 spells it "max".
+            let rate = match d.rate() {
+                0 => "max".to_string(),
+                r => r.to_string(),
+            };
+            o.push(field, ctrl, v, "io.max", format!("{dev} {key}={rate}"));
         }
     }
     Ok(())
@@ -869,7 +931,7 @@ fn unified(o: &mut Out, u: &std::collections::HashMap<String, String>) -> Result
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // tests: a panic is the failure report
 mod tests {
-    use super::super::tests::{hybrid_host, hybrid_systemd_host, v2_host};
+    use super::super::host::tests::{hybrid_host, hybrid_systemd_host, v2_host};
     use super::*;
     use serde_json::json;
 
@@ -999,6 +1061,22 @@ mod tests {
         assert_eq!(
             files(docker, &v2_host(), &Current::default()),
             ["memory.swap.max=67108864", "memory.max=67108864"]
+        );
+    }
+
+    #[test]
+    fn memory_use_hierarchy_v1_and_v2() {
+        let r = json!({"memory": {"useHierarchy": true}});
+        let cur = Current::default();
+        assert_eq!(
+            files(r.clone(), &hybrid_host(), &cur),
+            ["memory.use_hierarchy=1"]
+        );
+        // Always hierarchical on v2: true needs no write, false cannot be had.
+        assert!(files(r, &v2_host(), &cur).is_empty());
+        assert_eq!(
+            err(json!({"memory": {"useHierarchy": false}}), &v2_host()),
+            "linux.resources.memory.useHierarchy: cgroup v2 memory accounting is always hierarchical"
         );
     }
 
@@ -1198,6 +1276,28 @@ mod tests {
     }
 
     #[test]
+    fn block_io_leaf_weights_only_on_v1() {
+        let r = json!({"blockIO": {"leafWeight": 200,
+            "weightDevice": [{"major": 8, "minor": 16, "leafWeight": 100}]}});
+        assert_eq!(
+            files(r, &hybrid_host(), &Current::default()),
+            ["blkio.leaf_weight=200", "blkio.leaf_weight_device=8:16 100"]
+        );
+        assert_eq!(
+            err(
+                json!({"blockIO": {"weightDevice": [{"major": 8, "minor": 16, "leafWeight": 100}]}}),
+                &v2_host()
+            ),
+            "linux.resources.blockIO.weightDevice[0].leafWeight: cgroup v2 has no leaf weight"
+        );
+        // The range is checked first, in both versions.
+        assert_eq!(
+            err(json!({"blockIO": {"leafWeight": 5}}), &v2_host()),
+            "linux.resources.blockIO.leafWeight: must be between 10 and 1000, got 5"
+        );
+    }
+
+    #[test]
     fn hugepages_go_to_the_cgroup2_mount_on_a_hybrid_host() {
         let r = json!({"hugepageLimits": [{"pageSize": "2MB", "limit": 4194304}]});
         let p = plan(&res(r), &hybrid_host(), &Current::default(), Mode::Create).unwrap();
@@ -1238,7 +1338,7 @@ mod tests {
             "linux.resources.network.priorities[0]: cgroup v2 has no net_prio controller (use an eBPF program or the network namespace instead)"
         );
         let mut h = hybrid_host();
-        h.layout.hierarchies.push(super::super::Hierarchy {
+        h.layout.hierarchies.push(super::super::host::Hierarchy {
             name: "net_cls,net_prio".into(),
             mount: "/sys/fs/cgroup/net_cls,net_prio".into(),
             controllers: vec!["net_cls".into(), "net_prio".into()],

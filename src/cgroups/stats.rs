@@ -3,7 +3,8 @@
 //! memory.oom_control through cgroup.event_control; v2: inotify on memory.events, where
 //! `oom_kill` counts up).
 
-use super::{Cgroup, Version};
+use super::host::{hugepage_sizes, Version};
+use super::Cgroup;
 use crate::error::{Context, Result};
 use nix::sys::eventfd::{EfdFlags, EventFd};
 use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
@@ -239,117 +240,183 @@ fn v1_memory_entry(dir: &Path, prefix: &str) -> MemoryEntry {
     }
 }
 
-pub fn read(cg: &Cgroup) -> Stats {
-    let mut s = Stats::default();
-    let v1 = |c: &str| cg.dir_for(c, Version::V1);
-    let v2 = cg.v2_dir().map(|d| d.path.clone());
+impl Cgroup {
+    /// runc's `events --stats` data for this cgroup.
+    pub fn stats(&self) -> Stats {
+        read(self)
+    }
+}
 
-    // cpu
-    if let Some(d) = v1("cpuacct") {
-        s.cpu.usage.total = n(&d.join("cpuacct.usage"));
-        s.cpu.usage.percpu = text(&d.join("cpuacct.usage_percpu"))
+/// runc's statistics, each controller read from the version keel uses it through.
+pub fn read(cg: &Cgroup) -> Stats {
+    Stats {
+        cpu: cpu(cg),
+        cpuset: cpuset(cg),
+        memory: memory(cg),
+        pids: pids(cg),
+        blkio: blkio(cg),
+        hugetlb: hugetlb(cg),
+        ..Stats::default()
+    }
+}
+
+/// The container's v1 directory of `ctrl`.
+fn v1<'a>(cg: &'a Cgroup, ctrl: &str) -> Option<&'a Path> {
+    cg.dir_for(ctrl, Version::V1)
+}
+
+/// The container's cgroup2 directory.
+fn v2(cg: &Cgroup) -> Option<&Path> {
+    cg.v2_dir().map(|d| d.path.as_path())
+}
+
+/// A keyed file's values, 0 for a missing key.
+fn keyed_file(p: &Path) -> impl Fn(&str) -> u64 {
+    let st = keyed(&text(p).unwrap_or_default());
+    move |k: &str| st.get(k).copied().unwrap_or(0)
+}
+
+fn cpu(cg: &Cgroup) -> Cpu {
+    let usage = match v1(cg, "cpuacct") {
+        Some(d) => cpu_usage_v1(d),
+        None => v2(cg).map(cpu_usage_v2).unwrap_or_default(),
+    };
+    // cpu.stat in both versions; v1 counts throttled time in ns, v2 in µs.
+    let throttling = match v1(cg, "cpu") {
+        Some(d) => throttling(d, "throttled_time", 1),
+        None => v2(cg)
+            .map(|d| throttling(d, "throttled_usec", 1000))
+            .unwrap_or_default(),
+    };
+    Cpu { usage, throttling }
+}
+
+fn cpu_usage_v1(d: &Path) -> CpuUsage {
+    let mut u = CpuUsage {
+        total: n(&d.join("cpuacct.usage")),
+        percpu: text(&d.join("cpuacct.usage_percpu"))
             .map(|t| {
                 t.split_whitespace()
                     .filter_map(|x| x.parse().ok())
                     .collect()
             })
-            .unwrap_or_default();
-        // "cpu user system" per CPU.
-        if let Some(t) = text(&d.join("cpuacct.usage_all")) {
-            for l in t.lines().skip(1) {
-                let f: Vec<u64> = l
-                    .split_whitespace()
-                    .filter_map(|x| x.parse().ok())
-                    .collect();
-                if f.len() == 3 {
-                    s.cpu.usage.percpu_user.push(f[1]);
-                    s.cpu.usage.percpu_kernel.push(f[2]);
-                }
+            .unwrap_or_default(),
+        ..CpuUsage::default()
+    };
+    // "cpu user system" per CPU.
+    if let Some(t) = text(&d.join("cpuacct.usage_all")) {
+        for l in t.lines().skip(1) {
+            let f: Vec<u64> = l
+                .split_whitespace()
+                .filter_map(|x| x.parse().ok())
+                .collect();
+            if f.len() == 3 {
+                u.percpu_user.push(f[1]);
+                u.percpu_kernel.push(f[2]);
             }
         }
-        let st = keyed(&text(&d.join("cpuacct.stat")).unwrap_or_default());
-        s.cpu.usage.user = st.get("user").copied().unwrap_or(0) * NS_PER_TICK;
-        s.cpu.usage.kernel = st.get("system").copied().unwrap_or(0) * NS_PER_TICK;
-    } else if let Some(d) = &v2 {
-        let st = keyed(&text(&d.join("cpu.stat")).unwrap_or_default());
-        let g = |k: &str| st.get(k).copied().unwrap_or(0);
-        s.cpu.usage.total = g("usage_usec") * 1000;
-        s.cpu.usage.user = g("user_usec") * 1000;
-        s.cpu.usage.kernel = g("system_usec") * 1000;
     }
-    let throttle = v1("cpu")
-        .map(|d| {
-            let st = keyed(&text(&d.join("cpu.stat")).unwrap_or_default());
-            let g = |k: &str| st.get(k).copied().unwrap_or(0);
-            (g("nr_periods"), g("nr_throttled"), g("throttled_time"))
-        })
-        .or_else(|| {
-            v2.as_ref().map(|d| {
-                let st = keyed(&text(&d.join("cpu.stat")).unwrap_or_default());
-                let g = |k: &str| st.get(k).copied().unwrap_or(0);
-                (
-                    g("nr_periods"),
-                    g("nr_throttled"),
-                    g("throttled_usec") * 1000,
-                )
-            })
-        });
-    if let Some((p, t, time)) = throttle {
-        s.cpu.throttling = Throttling {
-            periods: p,
-            throttled_periods: t,
-            throttled_time: time,
-        };
-    }
+    let g = keyed_file(&d.join("cpuacct.stat"));
+    u.user = g("user") * NS_PER_TICK;
+    u.kernel = g("system") * NS_PER_TICK;
+    u
+}
 
-    // cpuset
-    if let Some(d) = v1("cpuset") {
-        let g = |f: &str| n(&d.join(format!("cpuset.{f}")));
-        s.cpuset = CpuSet {
-            cpus: list(&d.join("cpuset.cpus")),
-            cpu_exclusive: g("cpu_exclusive"),
-            mems: list(&d.join("cpuset.mems")),
-            mem_hardwall: g("mem_hardwall"),
-            mem_exclusive: g("mem_exclusive"),
-            memory_migrate: g("memory_migrate"),
-            memory_spread_page: g("memory_spread_page"),
-            memory_spread_slab: g("memory_spread_slab"),
-            memory_pressure: g("memory_pressure"),
-            sched_load_balance: g("sched_load_balance"),
-            sched_relax_domain_level: text(&d.join("cpuset.sched_relax_domain_level"))
-                .and_then(|t| t.trim().parse().ok())
-                .unwrap_or(0),
-        };
-    } else if let Some(d) = &v2 {
-        s.cpuset.cpus = list(&d.join("cpuset.cpus.effective"));
-        s.cpuset.mems = list(&d.join("cpuset.mems.effective"));
+fn cpu_usage_v2(d: &Path) -> CpuUsage {
+    let g = keyed_file(&d.join("cpu.stat"));
+    CpuUsage {
+        total: g("usage_usec") * 1000,
+        user: g("user_usec") * 1000,
+        kernel: g("system_usec") * 1000,
+        ..CpuUsage::default()
     }
+}
 
-    // memory
-    if let Some(d) = v1("memory") {
-        s.memory.usage = v1_memory_entry(d, "memory.");
-        if d.join("memory.memsw.usage_in_bytes").exists() {
-            s.memory.swap = v1_memory_entry(d, "memory.memsw.");
-        }
-        s.memory.kernel = v1_memory_entry(d, "memory.kmem.");
-        s.memory.kernel_tcp = v1_memory_entry(d, "memory.kmem.tcp.");
-        s.memory.raw = keyed(&text(&d.join("memory.stat")).unwrap_or_default());
-        s.memory.cache = s.memory.raw.get("cache").copied().unwrap_or(0);
-    } else if let Some(d) = v2.as_ref().filter(|d| d.join("memory.current").exists()) {
-        let usage = n(&d.join("memory.current"));
-        let limit = n(&d.join("memory.max"));
-        s.memory.usage = MemoryEntry {
+/// cpu.stat's throttling counters; `time_key` scaled by `ns_per_unit` to nanoseconds.
+fn throttling(d: &Path, time_key: &str, ns_per_unit: u64) -> Throttling {
+    let g = keyed_file(&d.join("cpu.stat"));
+    Throttling {
+        periods: g("nr_periods"),
+        throttled_periods: g("nr_throttled"),
+        throttled_time: g(time_key) * ns_per_unit,
+    }
+}
+
+fn cpuset(cg: &Cgroup) -> CpuSet {
+    match v1(cg, "cpuset") {
+        Some(d) => cpuset_v1(d),
+        None => v2(cg).map(cpuset_v2).unwrap_or_default(),
+    }
+}
+
+fn cpuset_v1(d: &Path) -> CpuSet {
+    let g = |f: &str| n(&d.join(format!("cpuset.{f}")));
+    CpuSet {
+        cpus: list(&d.join("cpuset.cpus")),
+        cpu_exclusive: g("cpu_exclusive"),
+        mems: list(&d.join("cpuset.mems")),
+        mem_hardwall: g("mem_hardwall"),
+        mem_exclusive: g("mem_exclusive"),
+        memory_migrate: g("memory_migrate"),
+        memory_spread_page: g("memory_spread_page"),
+        memory_spread_slab: g("memory_spread_slab"),
+        memory_pressure: g("memory_pressure"),
+        sched_load_balance: g("sched_load_balance"),
+        sched_relax_domain_level: text(&d.join("cpuset.sched_relax_domain_level"))
+            .and_then(|t| t.trim().parse().ok())
+            .unwrap_or(0),
+    }
+}
+
+fn cpuset_v2(d: &Path) -> CpuSet {
+    CpuSet {
+        cpus: list(&d.join("cpuset.cpus.effective")),
+        mems: list(&d.join("cpuset.mems.effective")),
+        ..CpuSet::default()
+    }
+}
+
+fn memory(cg: &Cgroup) -> Memory {
+    match v1(cg, "memory") {
+        Some(d) => memory_v1(d),
+        None => v2(cg)
+            .filter(|d| d.join("memory.current").exists())
+            .map(memory_v2)
+            .unwrap_or_default(),
+    }
+}
+
+fn memory_v1(d: &Path) -> Memory {
+    let raw = keyed(&text(&d.join("memory.stat")).unwrap_or_default());
+    Memory {
+        cache: raw.get("cache").copied().unwrap_or(0),
+        usage: v1_memory_entry(d, "memory."),
+        swap: if d.join("memory.memsw.usage_in_bytes").exists() {
+            v1_memory_entry(d, "memory.memsw.")
+        } else {
+            MemoryEntry::default()
+        },
+        kernel: v1_memory_entry(d, "memory.kmem."),
+        kernel_tcp: v1_memory_entry(d, "memory.kmem.tcp."),
+        raw,
+    }
+}
+
+fn memory_v2(d: &Path) -> Memory {
+    let usage = n(&d.join("memory.current"));
+    let limit = n(&d.join("memory.max"));
+    // As runc: report memory+swap, as v1 did.
+    let swap_limit = n(&d.join("memory.swap.max"));
+    let raw = keyed(&text(&d.join("memory.stat")).unwrap_or_default());
+    Memory {
+        cache: raw.get("file").copied().unwrap_or(0),
+        usage: MemoryEntry {
             limit,
             usage,
             max: n(&d.join("memory.peak")),
-            failcnt: keyed(&text(&d.join("memory.events")).unwrap_or_default())
-                .get("max")
-                .copied()
-                .unwrap_or(0),
-        };
-        // As runc: report memory+swap, as v1 did.
-        let swap_limit = n(&d.join("memory.swap.max"));
-        s.memory.swap = MemoryEntry {
+            failcnt: keyed_file(&d.join("memory.events"))("max"),
+        },
+        swap: MemoryEntry {
             limit: if swap_limit == u64::MAX {
                 u64::MAX
             } else {
@@ -358,75 +425,93 @@ pub fn read(cg: &Cgroup) -> Stats {
             usage: n(&d.join("memory.swap.current")) + usage,
             max: 0,
             failcnt: 0,
-        };
-        s.memory.raw = keyed(&text(&d.join("memory.stat")).unwrap_or_default());
-        s.memory.cache = s.memory.raw.get("file").copied().unwrap_or(0);
+        },
+        raw,
+        ..Memory::default()
     }
+}
 
-    // pids
-    let pids_dir = v1("pids").map(Path::to_path_buf).or_else(|| v2.clone());
-    if let Some(d) = pids_dir {
-        s.pids.current = n(&d.join("pids.current"));
-        s.pids.limit = match n(&d.join("pids.max")) {
+fn pids(cg: &Cgroup) -> Pids {
+    let Some(d) = v1(cg, "pids").or_else(|| v2(cg)) else {
+        return Pids::default();
+    };
+    Pids {
+        current: n(&d.join("pids.current")),
+        limit: match n(&d.join("pids.max")) {
             u64::MAX => 0,
             l => l,
-        };
+        },
     }
+}
 
-    // blkio
-    if let Some(d) = v1("blkio") {
-        let pick = |bfq: &str, throttle: &str| {
-            let e = blkio_v1(&text(&d.join(bfq)).unwrap_or_default());
-            if e.is_empty() {
-                blkio_v1(&text(&d.join(throttle)).unwrap_or_default())
-            } else {
-                e
-            }
-        };
-        s.blkio.io_service_bytes_recursive = pick(
+fn blkio(cg: &Cgroup) -> Blkio {
+    match v1(cg, "blkio") {
+        Some(d) => blkio_v1_stats(d),
+        None => v2(cg).map(blkio_v2_stats).unwrap_or_default(),
+    }
+}
+
+/// BFQ's counters, else the throttling ones.
+fn blkio_v1_stats(d: &Path) -> Blkio {
+    let pick = |bfq: &str, throttle: &str| {
+        let e = blkio_v1(&text(&d.join(bfq)).unwrap_or_default());
+        if e.is_empty() {
+            blkio_v1(&text(&d.join(throttle)).unwrap_or_default())
+        } else {
+            e
+        }
+    };
+    Blkio {
+        io_service_bytes_recursive: pick(
             "blkio.bfq.io_service_bytes_recursive",
             "blkio.throttle.io_service_bytes_recursive",
-        );
-        s.blkio.io_serviced_recursive = pick(
+        ),
+        io_serviced_recursive: pick(
             "blkio.bfq.io_serviced_recursive",
             "blkio.throttle.io_serviced_recursive",
-        );
-    } else if let Some(d) = &v2 {
-        let (b, i) = io_v2(&text(&d.join("io.stat")).unwrap_or_default());
-        s.blkio.io_service_bytes_recursive = b;
-        s.blkio.io_serviced_recursive = i;
+        ),
     }
+}
 
-    // hugetlb: v1 hierarchy, or the cgroup2 mount (where a hybrid host keeps it)
-    for size in super::hugepage_sizes() {
-        if let Some(d) = v1("hugetlb") {
-            let f = |x: &str| d.join(format!("hugetlb.{size}.{x}"));
-            if f("usage_in_bytes").exists() {
-                s.hugetlb.insert(
-                    size.clone(),
-                    Hugetlb {
-                        usage: n(&f("usage_in_bytes")),
-                        max: n(&f("max_usage_in_bytes")),
-                        failcnt: n(&f("failcnt")),
-                    },
-                );
-            }
-        } else if let Some(d) = &v2 {
-            let f = |x: &str| d.join(format!("hugetlb.{size}.{x}"));
-            if f("current").exists() {
-                let events = keyed(&text(&f("events")).unwrap_or_default());
-                s.hugetlb.insert(
-                    size.clone(),
-                    Hugetlb {
-                        usage: n(&f("current")),
-                        max: 0,
-                        failcnt: events.get("max").copied().unwrap_or(0),
-                    },
-                );
-            }
-        }
+fn blkio_v2_stats(d: &Path) -> Blkio {
+    let (bytes, ios) = io_v2(&text(&d.join("io.stat")).unwrap_or_default());
+    Blkio {
+        io_service_bytes_recursive: bytes,
+        io_serviced_recursive: ios,
     }
-    s
+}
+
+/// Per huge page size: the v1 hierarchy, or the cgroup2 mount (where a hybrid host keeps it).
+fn hugetlb(cg: &Cgroup) -> BTreeMap<String, Hugetlb> {
+    let v1_dir = v1(cg, "hugetlb");
+    let v2_dir = v2(cg);
+    let read = |size: &str| match (v1_dir, v2_dir) {
+        (Some(d), _) => hugetlb_v1(d, size),
+        (None, Some(d)) => hugetlb_v2(d, size),
+        (None, None) => None,
+    };
+    hugepage_sizes()
+        .into_iter()
+        .filter_map(|size| Some((size.clone(), read(&size)?)))
+        .collect()
+}
+
+fn hugetlb_v1(d: &Path, size: &str) -> Option<Hugetlb> {
+    let f = |x: &str| d.join(format!("hugetlb.{size}.{x}"));
+    f("usage_in_bytes").exists().then(|| Hugetlb {
+        usage: n(&f("usage_in_bytes")),
+        max: n(&f("max_usage_in_bytes")),
+        failcnt: n(&f("failcnt")),
+    })
+}
+
+fn hugetlb_v2(d: &Path, size: &str) -> Option<Hugetlb> {
+    let f = |x: &str| d.join(format!("hugetlb.{size}.{x}"));
+    f("current").exists().then(|| Hugetlb {
+        usage: n(&f("current")),
+        max: 0,
+        failcnt: keyed_file(&f("events"))("max"),
+    })
 }
 
 /// OOM notifications for the container's memory cgroup.
@@ -572,6 +657,85 @@ mod tests {
             [("Read", 10), ("Write", 20)]
         );
         assert_eq!(i.len(), 2);
+    }
+
+    /// A scratch directory holding the given cgroup files.
+    fn fake_cgroup(name: &str, files: &[(&str, &str)]) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("keel-stats-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        for (f, v) in files {
+            std::fs::write(d.join(f), v).unwrap();
+        }
+        d
+    }
+
+    #[test]
+    fn controllers_read_v1_and_v2_files() {
+        let v1 = fake_cgroup(
+            "v1",
+            &[
+                ("cpuacct.usage", "300\n"),
+                ("cpuacct.usage_percpu", "100 200 \n"),
+                ("cpuacct.usage_all", "cpu user system\n0 60 40\n1 150 50\n"),
+                ("cpuacct.stat", "user 2\nsystem 1\n"),
+                (
+                    "cpu.stat",
+                    "nr_periods 5\nnr_throttled 2\nthrottled_time 7000\n",
+                ),
+                ("hugetlb.2MB.usage_in_bytes", "4096\n"),
+                ("hugetlb.2MB.failcnt", "1\n"),
+            ],
+        );
+        let u = cpu_usage_v1(&v1);
+        assert_eq!(
+            (u.total, u.percpu, u.percpu_user, u.percpu_kernel),
+            (300, vec![100, 200], vec![60, 150], vec![40, 50])
+        );
+        assert_eq!((u.user, u.kernel), (2 * NS_PER_TICK, NS_PER_TICK));
+        let t = throttling(&v1, "throttled_time", 1);
+        assert_eq!(
+            (t.periods, t.throttled_periods, t.throttled_time),
+            (5, 2, 7000)
+        );
+        let h = hugetlb_v1(&v1, "2MB").unwrap();
+        assert_eq!((h.usage, h.max, h.failcnt), (4096, 0, 1));
+        assert!(hugetlb_v1(&v1, "1GB").is_none());
+
+        let v2 = fake_cgroup(
+            "v2",
+            &[
+                ("cpu.stat", "usage_usec 3\nuser_usec 2\nsystem_usec 1\nnr_periods 4\nnr_throttled 1\nthrottled_usec 6\n"),
+                ("memory.current", "100\n"),
+                ("memory.max", "1000\n"),
+                ("memory.swap.current", "10\n"),
+                ("memory.swap.max", "max\n"),
+                ("memory.events", "low 0\nhigh 0\nmax 4\noom 0\noom_kill 0\n"),
+                ("memory.stat", "anon 90\nfile 10\n"),
+                ("hugetlb.2MB.current", "2097152\n"),
+                ("hugetlb.2MB.events", "max 3\n"),
+            ],
+        );
+        let u = cpu_usage_v2(&v2);
+        assert_eq!((u.total, u.user, u.kernel), (3000, 2000, 1000));
+        let t = throttling(&v2, "throttled_usec", 1000);
+        assert_eq!(
+            (t.periods, t.throttled_periods, t.throttled_time),
+            (4, 1, 6000)
+        );
+        let m = memory_v2(&v2);
+        assert_eq!(
+            (m.usage.usage, m.usage.limit, m.usage.failcnt),
+            (100, 1000, 4)
+        );
+        // memory+swap, as v1 reported it; an unlimited swap stays unlimited.
+        assert_eq!((m.swap.usage, m.swap.limit), (110, u64::MAX));
+        assert_eq!(m.cache, 10);
+        let h = hugetlb_v2(&v2, "2MB").unwrap();
+        assert_eq!((h.usage, h.failcnt), (2097152, 3));
+        for d in [v1, v2] {
+            std::fs::remove_dir_all(d).unwrap();
+        }
     }
 
     #[test]
