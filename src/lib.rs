@@ -14,6 +14,7 @@ pub mod init;
 pub mod inroot;
 pub mod lifecycle;
 pub mod log;
+pub mod mountinfo;
 pub mod mounts;
 pub mod namespaces;
 pub mod plan;

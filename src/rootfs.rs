@@ -69,7 +69,7 @@ fn parent_mount(mountinfo: &str, rootfs: &Path) -> Option<(String, bool)> {
         if f.len() < 7 {
             continue;
         }
-        let mp = crate::cgroups::unescape_mountinfo(f[4]);
+        let mp = crate::mountinfo::unescape(f[4]);
         if rootfs.starts_with(&mp) && best.as_ref().is_none_or(|(b, _)| mp.len() >= b.len()) {
             let shared = f[6..]
                 .iter()

@@ -52,7 +52,7 @@ pub fn parse_layout(mountinfo: &str) -> Layout {
         if l.len() < 5 || r.len() < 3 {
             continue;
         }
-        let (mount, fstype) = (PathBuf::from(unescape_mountinfo(l[4])), r[0]);
+        let (mount, fstype) = (PathBuf::from(crate::mountinfo::unescape(l[4])), r[0]);
         let name = mount
             .file_name()
             .map(|n| n.to_string_lossy().to_string())
@@ -100,32 +100,6 @@ pub fn parse_layout(mountinfo: &str) -> Layout {
         }
     }
     Layout { hierarchies }
-}
-
-/// A path field of mountinfo with the kernel's escapes undone: in a mount point it writes a
-/// space, tab, newline and backslash as `\040`, `\011`, `\012` and `\134` (proc(5)), so that
-/// the line still splits on spaces. Any other backslash is kept as it is.
-pub fn unescape_mountinfo(field: &str) -> String {
-    let mut out = String::with_capacity(field.len());
-    let mut rest = field;
-    while let Some(i) = rest.find('\\') {
-        out.push_str(&rest[..i]);
-        let c = match rest.get(i..i + 4) {
-            Some("\\040") => ' ',
-            Some("\\011") => '\t',
-            Some("\\012") => '\n',
-            Some("\\134") => '\\',
-            _ => {
-                out.push('\\');
-                rest = &rest[i + 1..];
-                continue;
-            }
-        };
-        out.push(c);
-        rest = &rest[i + 4..];
-    }
-    out.push_str(rest);
-    out
 }
 
 /// The facts about this host that shape a cgroup plan, read once per command.
@@ -305,21 +279,6 @@ pub(super) mod tests {
         let here = parse_layout(HYBRID);
         assert_eq!(here.hierarchies.len(), 10);
         assert_eq!(here.v2().map(|h| h.name.as_str()), Some("unified"));
-    }
-
-    #[test]
-    fn mountinfo_escapes_are_undone() {
-        assert_eq!(unescape_mountinfo(r"/run/a\040b"), "/run/a b");
-        assert_eq!(
-            unescape_mountinfo(r"\011tab\012nl\134bs\040"),
-            "\ttab\nnl\\bs "
-        );
-        // An escaped backslash followed by digits is one backslash, not a second escape.
-        assert_eq!(unescape_mountinfo(r"/x\134040"), r"/x\040");
-        // Anything else stays as it is.
-        assert_eq!(unescape_mountinfo(r"/x\041\"), r"/x\041\");
-        assert_eq!(unescape_mountinfo(r"/x\04"), r"/x\04");
-        assert_eq!(unescape_mountinfo("/sys/fs/cgroup"), "/sys/fs/cgroup");
     }
 
     #[test]

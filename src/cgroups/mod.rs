@@ -32,9 +32,7 @@ mod resources;
 pub mod stats;
 
 pub use entry::Entry;
-pub use host::{
-    hugepage_sizes, parse_layout, unescape_mountinfo, Hierarchy, Host, Layout, Version,
-};
+pub use host::{hugepage_sizes, parse_layout, Hierarchy, Host, Layout, Version};
 pub use resources::Current;
 
 use crate::bail;
