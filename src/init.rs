@@ -263,15 +263,19 @@ fn recipe(p: &Plan, f: &mut ChildFds) -> Result<Infallible> {
     f.chan.send(&Msg::Ready)?;
 
     // Block until `start` opens the fifo for reading. The fifo lives in the host's state dir,
-    // reached through the host /proc fd opened before pivot_root.
+    // reached through the host /proc fd opened before pivot_root. The fd is never closed here:
+    // execve or init's `_exit` closes it, so on a failure `start` sees EOF only after init has
+    // reported the error.
     let fifo_path = format!("self/fd/{}", f.fifo.as_raw_fd());
-    let fd = nix::fcntl::openat(
-        Some(f.proc.as_raw_fd()),
-        fifo_path.as_str(),
-        nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC,
-        nix::sys::stat::Mode::empty(),
-    )
-    .context("open exec fifo")?;
+    let fd = std::mem::ManuallyDrop::new(
+        nix::fcntl::openat(
+            &f.proc,
+            fifo_path.as_str(),
+            nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .context("open exec fifo")?,
+    );
 
     // `start` is waiting on the other end. A failing startContainer hook closes the fifo
     // without the byte (start fails); otherwise the byte goes first and the fd, close-on-exec,
@@ -286,11 +290,6 @@ fn recipe(p: &Plan, f: &mut ChildFds) -> Result<Infallible> {
     {
         process::set_affinity(fin, "process.execCPUAffinity.final")?;
     }
-    nix::unistd::write(
-        // SAFETY: `fd` was just opened above and stays open for this call.
-        unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) },
-        b"0",
-    )
-    .context("write exec fifo")?;
+    nix::unistd::write(&*fd, b"0").context("write exec fifo")?;
     Err(process::execve(&exe, &args, &env))
 }

@@ -181,8 +181,6 @@ pub fn open_joins(p: &NsPlan) -> Result<JoinFds> {
             nix::sys::stat::Mode::empty(),
         )
         .with_context(|| format!("{}.path: open {}", j.field, j.path.display()))?;
-        // SAFETY: `open` just returned this fd and nothing else owns it.
-        let fd = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
         fds.push((j.clone(), fd));
     }
     Ok(JoinFds { fds })

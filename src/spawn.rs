@@ -18,7 +18,7 @@ use crate::state::{self, Container, Saved};
 use crate::sysctl;
 use crate::{init, process, sys};
 use oci_spec::runtime::{Process, Spec};
-use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 pub struct Created {
@@ -68,14 +68,12 @@ impl Undo {
 }
 
 fn open_path(p: &Path, flags: nix::fcntl::OFlag) -> Result<OwnedFd> {
-    let fd = nix::fcntl::open(
+    nix::fcntl::open(
         p,
         flags | nix::fcntl::OFlag::O_CLOEXEC,
         nix::sys::stat::Mode::empty(),
     )
-    .with_context(|| format!("open {}", p.display()))?;
-    // SAFETY: `open` just returned this fd and nothing else owns it.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    .with_context(|| format!("open {}", p.display()))
 }
 
 pub fn create(root: &Path, id: &str, args: &CreateArgs, will_detach: bool) -> Result<Created> {

@@ -431,8 +431,6 @@ pub fn pin_in_root(root: &Path, inside: &Path) -> nix::Result<Pinned> {
         nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
         nix::sys::stat::Mode::empty(),
     )?;
-    // SAFETY: fresh fd from `open`, owned here.
-    let root_fd = unsafe { OwnedFd::from_raw_fd(root_fd) };
     let rel = inside.strip_prefix("/").unwrap_or(inside);
     let rel = if rel.as_os_str().is_empty() {
         Path::new(".")

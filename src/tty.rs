@@ -41,14 +41,12 @@ pub fn setup_console(
         let r = unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
         nix::errno::Errno::result(r).context("process.consoleSize: TIOCSWINSZ")?;
     }
-    let slave_fd = nix::fcntl::open(
+    let slave = nix::fcntl::open(
         slave_name.as_str(),
         OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC,
         nix::sys::stat::Mode::empty(),
     )
     .with_context(|| format!("process.terminal: open {slave_name}"))?;
-    // SAFETY: `open` just returned this fd and nothing else owns it.
-    let slave = unsafe { OwnedFd::from_raw_fd(slave_fd) };
     if bind_console {
         let console = Path::new("/dev/console");
         if !console.exists() {
@@ -74,9 +72,12 @@ pub fn setup_console(
     )
     .context("--console-socket: send the pty master")?;
     drop(master);
-    for n in 0..3 {
-        nix::unistd::dup2(slave.as_raw_fd(), n)
-            .context("process.terminal: dup2 the pty to stdio")?;
+    for dup2 in [
+        nix::unistd::dup2_stdin,
+        nix::unistd::dup2_stdout,
+        nix::unistd::dup2_stderr,
+    ] {
+        dup2(&slave).context("process.terminal: dup2 the pty to stdio")?;
     }
     // SAFETY: TIOCSCTTY with argument 0 on our own terminal fd; we are a session leader.
     let r = unsafe { libc::ioctl(0, libc::TIOCSCTTY, 0) };

@@ -34,7 +34,7 @@ use crate::error::{Context, Error, Result};
 use oci_spec::runtime::{LinuxResources, Spec};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -458,8 +458,6 @@ fn open_entry(dirs: &[(&Dir, PathBuf)], min_fd: i32) -> Result<Entry> {
     let open = |p: &Path, flags: OFlag| -> Result<OwnedFd> {
         let fd = nix::fcntl::open(p, flags | OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
             .with_context(|| format!("join cgroup: open {}", p.display()))?;
-        // SAFETY: `open` just returned this fd and nothing else owns it.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
         crate::sys::dup_above(fd, min_fd).context("dup fd")
     };
     let mut entry = Entry::none();
