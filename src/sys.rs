@@ -11,22 +11,6 @@ fn cstr(p: &Path) -> nix::Result<CString> {
     CString::new(p.as_os_str().as_bytes()).map_err(|_| Errno::EINVAL)
 }
 
-#[repr(C)]
-#[derive(Default)]
-struct CloneArgs {
-    flags: u64,
-    pidfd: u64,
-    child_tid: u64,
-    parent_tid: u64,
-    exit_signal: u64,
-    stack: u64,
-    stack_size: u64,
-    tls: u64,
-    set_tid: u64,
-    set_tid_size: u64,
-    cgroup: u64,
-}
-
 pub enum Forked {
     Child,
     Parent { pid: i32, pidfd: Option<OwnedFd> },
@@ -42,6 +26,7 @@ pub fn clone_fork(flags: u64) -> nix::Result<Forked> {
     clone_fork_into(flags, None)
 }
 
+/// linux/sched.h. libc's is glibc-only and a deprecated `c_int` that truncates the bit.
 const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
 
 /// `clone_fork`, with the child born in the cgroup2 directory `cgroup` (CLONE_INTO_CGROUP,
@@ -49,10 +34,11 @@ const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
 pub fn clone_fork_into(flags: u64, cgroup: Option<BorrowedFd>) -> nix::Result<Forked> {
     let mut pidfd: libc::c_int = -1;
     let into = cgroup.map_or(0, |_| CLONE_INTO_CGROUP);
-    let args = CloneArgs {
+    let args = libc::clone_args {
         flags: flags | into | libc::CLONE_PIDFD as u64,
         pidfd: &mut pidfd as *mut libc::c_int as u64,
-        cgroup: cgroup.map_or(0, |fd| fd.as_raw_fd() as u64),
+        child_tid: 0,
+        parent_tid: 0,
         // With CLONE_PARENT clone3 wants 0 here: the child then signals like its new parent's
         // own children do (SIGCHLD).
         exit_signal: if flags & libc::CLONE_PARENT as u64 != 0 {
@@ -60,15 +46,20 @@ pub fn clone_fork_into(flags: u64, cgroup: Option<BorrowedFd>) -> nix::Result<Fo
         } else {
             libc::SIGCHLD as u64
         },
-        ..Default::default()
+        stack: 0,
+        stack_size: 0,
+        tls: 0,
+        set_tid: 0,
+        set_tid_size: 0,
+        cgroup: cgroup.map_or(0, |fd| fd.as_raw_fd() as u64),
     };
     // SAFETY: clone3 with stack == 0 and without CLONE_VM has fork semantics: the child gets a copy
     // of this address space and returns 0 here; `args` and `pidfd` outlive the call.
     let r = unsafe {
         libc::syscall(
             libc::SYS_clone3,
-            &args as *const CloneArgs,
-            std::mem::size_of::<CloneArgs>(),
+            &args as *const libc::clone_args,
+            std::mem::size_of::<libc::clone_args>(),
         )
     };
     let r = if r < 0 && Errno::last() == Errno::ENOSYS && cgroup.is_none() {
@@ -105,26 +96,16 @@ pub fn pivot_root(new_root: &Path, put_old: &Path) -> nix::Result<()> {
     Errno::result(unsafe { libc::syscall(libc::SYS_pivot_root, n.as_ptr(), o.as_ptr()) }).map(drop)
 }
 
-#[repr(C)]
-struct MountAttr {
-    attr_set: u64,
-    attr_clr: u64,
-    propagation: u64,
-    userns_fd: u64,
-}
-
-pub const AT_RECURSIVE: u32 = 0x8000;
-
 /// mount_setattr(2) on a path, recursively when `recursive`.
 pub fn mount_setattr(path: &Path, recursive: bool, set: u64, clr: u64) -> nix::Result<()> {
     let p = cstr(path)?;
-    let attr = MountAttr {
+    let attr = libc::mount_attr {
         attr_set: set,
         attr_clr: clr,
         propagation: 0,
         userns_fd: 0,
     };
-    let flags = if recursive { AT_RECURSIVE } else { 0 };
+    let flags = if recursive { libc::AT_RECURSIVE } else { 0 };
     // SAFETY: `p` and `attr` are valid for the call; size matches the struct passed.
     Errno::result(unsafe {
         libc::syscall(
@@ -132,8 +113,8 @@ pub fn mount_setattr(path: &Path, recursive: bool, set: u64, clr: u64) -> nix::R
             libc::AT_FDCWD,
             p.as_ptr(),
             flags,
-            &attr as *const MountAttr,
-            std::mem::size_of::<MountAttr>(),
+            &attr as *const libc::mount_attr,
+            std::mem::size_of::<libc::mount_attr>(),
         )
     })
     .map(drop)
@@ -171,6 +152,7 @@ pub fn dup_above(fd: OwnedFd, min: RawFd) -> nix::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(n) })
 }
 
+// linux/capability.h: libc has neither the two structs nor _LINUX_CAPABILITY_VERSION_3.
 #[repr(C)]
 struct CapHeader {
     version: u32,
@@ -211,29 +193,18 @@ pub fn capset(effective: u64, permitted: u64, inheritable: u64) -> nix::Result<(
     .map(drop)
 }
 
-#[repr(C)]
-#[derive(Default)]
-pub struct SchedAttr {
-    pub size: u32,
-    pub sched_policy: u32,
-    pub sched_flags: u64,
-    pub sched_nice: i32,
-    pub sched_priority: u32,
-    pub sched_runtime: u64,
-    pub sched_deadline: u64,
-    pub sched_period: u64,
-}
-
-pub fn sched_setattr(attr: &mut SchedAttr) -> nix::Result<()> {
-    attr.size = std::mem::size_of::<SchedAttr>() as u32;
+pub fn sched_setattr(attr: &mut libc::sched_attr) -> nix::Result<()> {
+    attr.size = std::mem::size_of::<libc::sched_attr>() as u32;
     // SAFETY: `attr` is a valid sched_attr of the declared size.
-    Errno::result(unsafe { libc::syscall(libc::SYS_sched_setattr, 0, attr as *mut SchedAttr, 0) })
-        .map(drop)
+    Errno::result(unsafe {
+        libc::syscall(libc::SYS_sched_setattr, 0, attr as *mut libc::sched_attr, 0)
+    })
+    .map(drop)
 }
 
 pub fn ioprio_set(value: i32) -> nix::Result<()> {
-    const IOPRIO_WHO_PROCESS: i32 = 1;
-    // SAFETY: plain integer arguments.
+    const IOPRIO_WHO_PROCESS: i32 = 1; // linux/ioprio.h; not in libc
+                                       // SAFETY: plain integer arguments.
     Errno::result(unsafe { libc::syscall(libc::SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, value) })
         .map(drop)
 }
@@ -246,13 +217,14 @@ pub fn personality(persona: u64) -> nix::Result<()> {
 /// Join a new session keyring named `name` (runc does this unless --no-new-keyring) and add
 /// `search` to its permissions, as runc does (the kernel default leaves it unsearchable).
 pub fn join_session_keyring(name: &str, search_bits: u32) -> nix::Result<()> {
-    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_int = 1;
-    const KEYCTL_SETPERM: libc::c_int = 5;
-    const KEYCTL_DESCRIBE: libc::c_int = 6;
     let n = CString::new(name).map_err(|_| Errno::EINVAL)?;
     // SAFETY: `n` is a valid NUL-terminated string for the duration of the call.
     let serial = Errno::result(unsafe {
-        libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, n.as_ptr())
+        libc::syscall(
+            libc::SYS_keyctl,
+            libc::KEYCTL_JOIN_SESSION_KEYRING,
+            n.as_ptr(),
+        )
     })?;
     // "keyring;<uid>;<gid>;<perm>;<name>": the kernel copies nothing into a shorter buffer.
     let mut buf = vec![0u8; name.len() + 128];
@@ -260,7 +232,7 @@ pub fn join_session_keyring(name: &str, search_bits: u32) -> nix::Result<()> {
     let len = Errno::result(unsafe {
         libc::syscall(
             libc::SYS_keyctl,
-            KEYCTL_DESCRIBE,
+            libc::KEYCTL_DESCRIBE,
             serial,
             buf.as_mut_ptr(),
             buf.len(),
@@ -275,7 +247,12 @@ pub fn join_session_keyring(name: &str, search_bits: u32) -> nix::Result<()> {
         .ok_or(Errno::EINVAL)?;
     // SAFETY: integer arguments only.
     Errno::result(unsafe {
-        libc::syscall(libc::SYS_keyctl, KEYCTL_SETPERM, serial, perm | search_bits)
+        libc::syscall(
+            libc::SYS_keyctl,
+            libc::KEYCTL_SETPERM,
+            serial,
+            perm | search_bits,
+        )
     })
     .map(drop)
 }
@@ -340,7 +317,6 @@ pub fn reexec_from_readonly_mount() -> nix::Result<()> {
     if st.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY) {
         return Ok(());
     }
-    const OPEN_TREE_CLONE: u32 = 1;
     let path = CString::new("/proc/self/exe").map_err(|_| Errno::EINVAL)?;
     // SAFETY: `path` is a valid NUL-terminated string; the result is a new fd we own.
     let fd = Errno::result(unsafe {
@@ -348,14 +324,14 @@ pub fn reexec_from_readonly_mount() -> nix::Result<()> {
             libc::SYS_open_tree,
             libc::AT_FDCWD,
             path.as_ptr(),
-            OPEN_TREE_CLONE | libc::O_CLOEXEC as u32,
+            libc::OPEN_TREE_CLONE | libc::OPEN_TREE_CLOEXEC,
         )
     })?;
     // SAFETY: fresh fd from the kernel.
     let tree = unsafe { OwnedFd::from_raw_fd(fd as RawFd) };
     let empty = CString::new("").map_err(|_| Errno::EINVAL)?;
-    let attr = MountAttr {
-        attr_set: 0x01, // MOUNT_ATTR_RDONLY
+    let attr = libc::mount_attr {
+        attr_set: libc::MOUNT_ATTR_RDONLY,
         attr_clr: 0,
         propagation: 0,
         userns_fd: 0,
@@ -367,8 +343,8 @@ pub fn reexec_from_readonly_mount() -> nix::Result<()> {
             tree.as_raw_fd(),
             empty.as_ptr(),
             libc::AT_EMPTY_PATH,
-            &attr as *const MountAttr,
-            std::mem::size_of::<MountAttr>(),
+            &attr as *const libc::mount_attr,
+            std::mem::size_of::<libc::mount_attr>(),
         )
     })?;
     use std::os::unix::ffi::OsStrExt;
