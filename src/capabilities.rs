@@ -121,9 +121,7 @@ pub fn drop_bounding(plan: &CapsPlan, last: u8) -> Result<()> {
 }
 
 pub fn keep_caps(on: bool) -> Result<()> {
-    // SAFETY: prctl with integer arguments only.
-    let r = unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, on as libc::c_ulong, 0, 0, 0) };
-    nix::errno::Errno::result(r).context("prctl PR_SET_KEEPCAPS")?;
+    nix::sys::prctl::set_keepcaps(on).context("prctl PR_SET_KEEPCAPS")?;
     Ok(())
 }
 

@@ -22,6 +22,8 @@ use crate::seccomp;
 use crate::sys;
 use crate::sysctl;
 use nix::sched::CloneFlags;
+use nix::sys::prctl;
+use nix::sys::signal::Signal;
 use std::convert::Infallible;
 use std::io::Write;
 use std::os::fd::AsRawFd;
@@ -53,26 +55,15 @@ fn finish(r: Result<Infallible>, chan: &crate::channel::Channel) -> ! {
     sys::exit_now(code)
 }
 
-fn prctl(option: libc::c_int, arg: libc::c_ulong, what: &str) -> Result<()> {
-    // SAFETY: prctl with integer arguments only.
-    let r = unsafe { libc::prctl(option, arg, 0, 0, 0) };
-    nix::errno::Errno::result(r).with_context(|| format!("prctl {what}"))?;
-    Ok(())
-}
-
 /// The first steps of every child: die with keel until it is set up, forget the signals `keel
 /// run`/`exec` blocked for forwarding (the mask survives execve), and stay non-dumpable so the
 /// container cannot reach keel's memory or fds through /proc while it is still keel.
 fn early() -> Result<()> {
-    prctl(
-        libc::PR_SET_PDEATHSIG,
-        libc::SIGKILL as libc::c_ulong,
-        "PR_SET_PDEATHSIG",
-    )?;
+    prctl::set_pdeathsig(Signal::SIGKILL).context("prctl PR_SET_PDEATHSIG")?;
     nix::sys::signal::SigSet::empty()
         .thread_set_mask()
         .context("reset signal mask")?;
-    prctl(libc::PR_SET_DUMPABLE, 0, "PR_SET_DUMPABLE")?;
+    prctl::set_dumpable(false).context("prctl PR_SET_DUMPABLE")?;
     Ok(())
 }
 
@@ -89,7 +80,7 @@ fn exec_recipe(p: &ProcessPlan, f: &mut ExecFds) -> Result<Infallible> {
         crate::tty::setup_console(console, p.process.console_size(), false)?;
     }
     let (exe, args, env) = become_process(p, &f.chan)?;
-    prctl(libc::PR_SET_PDEATHSIG, 0, "PR_SET_PDEATHSIG")?;
+    prctl::set_pdeathsig(None).context("prctl PR_SET_PDEATHSIG")?;
     seccomp_last(p, &f.chan)?;
     f.chan.send(&Msg::Ready)?;
     Err(process::execve(&exe, &args, &env))
@@ -258,7 +249,7 @@ fn recipe(p: &Plan, f: &mut ChildFds) -> Result<Infallible> {
     let (exe, args, env) = become_process(&p.proc, &f.chan)?;
 
     // sync 3: ready. From here keel create may exit, so stop dying with it.
-    prctl(libc::PR_SET_PDEATHSIG, 0, "PR_SET_PDEATHSIG")?;
+    prctl::set_pdeathsig(None).context("prctl PR_SET_PDEATHSIG")?;
     seccomp_last(&p.proc, &f.chan)?;
     f.chan.send(&Msg::Ready)?;
 

@@ -143,11 +143,15 @@ pub fn apply_personality(spec: &Spec) -> Result<()> {
     if p.flags().as_ref().is_some_and(|f| !f.is_empty()) {
         bail!("linux.personality.flags: no personality flags are supported");
     }
+    // linux/personality.h's execution domains; nix's Persona names only the flags, libc neither.
+    const PER_LINUX: libc::c_int = 0x0000;
+    const PER_LINUX32: libc::c_int = 0x0008;
     let persona = match p.domain() {
-        LinuxPersonalityDomain::PerLinux => 0x0000,
-        LinuxPersonalityDomain::PerLinux32 => 0x0008,
+        LinuxPersonalityDomain::PerLinux => PER_LINUX,
+        LinuxPersonalityDomain::PerLinux32 => PER_LINUX32,
     };
-    sys::personality(persona).context("linux.personality: personality")?;
+    nix::sys::personality::set(nix::sys::personality::Persona::from_bits_retain(persona))
+        .context("linux.personality: personality")?;
     Ok(())
 }
 
@@ -277,9 +281,7 @@ pub fn set_user(p: &Process) -> Result<()> {
 }
 
 pub fn set_no_new_privs() -> Result<()> {
-    // SAFETY: prctl with integer arguments only.
-    let r = unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
-    nix::errno::Errno::result(r).context("process.noNewPrivileges: prctl")?;
+    nix::sys::prctl::set_no_new_privs().context("process.noNewPrivileges: prctl")?;
     Ok(())
 }
 

@@ -2,8 +2,8 @@
 //! the context (config field, path) once.
 
 use nix::errno::Errno;
-use std::ffi::CString;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::ffi::{CStr, CString};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::path::Path;
 
 fn cstr(p: &Path) -> nix::Result<CString> {
@@ -90,28 +90,31 @@ pub fn clone_fork_into(flags: u64, cgroup: Option<BorrowedFd>) -> nix::Result<Fo
     }
 }
 
-pub fn pivot_root(new_root: &Path, put_old: &Path) -> nix::Result<()> {
-    let (n, o) = (cstr(new_root)?, cstr(put_old)?);
-    // SAFETY: both are valid NUL-terminated strings for the duration of the call.
-    Errno::result(unsafe { libc::syscall(libc::SYS_pivot_root, n.as_ptr(), o.as_ptr()) }).map(drop)
-}
-
 /// mount_setattr(2) on a path, recursively when `recursive`.
 pub fn mount_setattr(path: &Path, recursive: bool, set: u64, clr: u64) -> nix::Result<()> {
-    let p = cstr(path)?;
+    let flags = if recursive { libc::AT_RECURSIVE } else { 0 };
+    mount_setattr_at(nix::fcntl::AT_FDCWD, &cstr(path)?, flags, set, clr)
+}
+
+fn mount_setattr_at(
+    dirfd: BorrowedFd,
+    path: &CStr,
+    flags: libc::c_int,
+    set: u64,
+    clr: u64,
+) -> nix::Result<()> {
     let attr = libc::mount_attr {
         attr_set: set,
         attr_clr: clr,
         propagation: 0,
         userns_fd: 0,
     };
-    let flags = if recursive { libc::AT_RECURSIVE } else { 0 };
-    // SAFETY: `p` and `attr` are valid for the call; size matches the struct passed.
+    // SAFETY: `path` and `attr` are valid for the call; the size passed is that of `attr`.
     Errno::result(unsafe {
         libc::syscall(
             libc::SYS_mount_setattr,
-            libc::AT_FDCWD,
-            p.as_ptr(),
+            dirfd.as_raw_fd(),
+            path.as_ptr(),
             flags,
             &attr as *const libc::mount_attr,
             std::mem::size_of::<libc::mount_attr>(),
@@ -143,12 +146,12 @@ pub fn clear_cloexec(fd: RawFd) -> nix::Result<()> {
 /// Duplicate `fd` to a close-on-exec fd numbered at least `min`, so internal fds never sit in
 /// the range of preserved fds.
 pub fn dup_above(fd: OwnedFd, min: RawFd) -> nix::Result<OwnedFd> {
+    use nix::fcntl::{fcntl, FcntlArg};
     if fd.as_raw_fd() >= min {
         return Ok(fd);
     }
-    // SAFETY: F_DUPFD_CLOEXEC returns a new fd that we then own exclusively.
-    let n = Errno::result(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, min) })?;
-    // SAFETY: `n` is a fresh fd returned by the kernel above.
+    let n = fcntl(&fd, FcntlArg::F_DUPFD_CLOEXEC(min))?;
+    // SAFETY: F_DUPFD_CLOEXEC returned a fresh fd that nothing else owns (nix gives a number).
     Ok(unsafe { OwnedFd::from_raw_fd(n) })
 }
 
@@ -207,11 +210,6 @@ pub fn ioprio_set(value: i32) -> nix::Result<()> {
                                        // SAFETY: plain integer arguments.
     Errno::result(unsafe { libc::syscall(libc::SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, value) })
         .map(drop)
-}
-
-pub fn personality(persona: u64) -> nix::Result<()> {
-    // SAFETY: plain integer argument.
-    Errno::result(unsafe { libc::personality(persona as libc::c_ulong) }).map(drop)
 }
 
 /// Join a new session keyring named `name` (runc does this unless --no-new-keyring) and add
@@ -329,24 +327,13 @@ pub fn reexec_from_readonly_mount() -> nix::Result<()> {
     })?;
     // SAFETY: fresh fd from the kernel.
     let tree = unsafe { OwnedFd::from_raw_fd(fd as RawFd) };
-    let empty = CString::new("").map_err(|_| Errno::EINVAL)?;
-    let attr = libc::mount_attr {
-        attr_set: libc::MOUNT_ATTR_RDONLY,
-        attr_clr: 0,
-        propagation: 0,
-        userns_fd: 0,
-    };
-    // SAFETY: valid fd, empty path with AT_EMPTY_PATH, and a mount_attr of the declared size.
-    Errno::result(unsafe {
-        libc::syscall(
-            libc::SYS_mount_setattr,
-            tree.as_raw_fd(),
-            empty.as_ptr(),
-            libc::AT_EMPTY_PATH,
-            &attr as *const libc::mount_attr,
-            std::mem::size_of::<libc::mount_attr>(),
-        )
-    })?;
+    mount_setattr_at(
+        tree.as_fd(),
+        c"",
+        libc::AT_EMPTY_PATH,
+        libc::MOUNT_ATTR_RDONLY,
+        0,
+    )?;
     use std::os::unix::ffi::OsStrExt;
     let to_c = |s: &std::ffi::OsStr| CString::new(s.as_bytes()).map_err(|_| Errno::EINVAL);
     let args: Vec<CString> = std::env::args_os()
@@ -360,23 +347,7 @@ pub fn reexec_from_readonly_mount() -> nix::Result<()> {
             to_c(&kv)
         })
         .collect::<nix::Result<_>>()?;
-    let mut argv: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
-    argv.push(std::ptr::null());
-    let mut envp: Vec<*const libc::c_char> = env.iter().map(|a| a.as_ptr()).collect();
-    envp.push(std::ptr::null());
-    // SAFETY: argv/envp are NULL-terminated arrays of valid C strings that outlive the call;
-    // on success execveat does not return.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_execveat,
-            tree.as_raw_fd(),
-            empty.as_ptr(),
-            argv.as_ptr(),
-            envp.as_ptr(),
-            libc::AT_EMPTY_PATH,
-        )
-    };
-    Errno::result(r).map(drop)
+    nix::unistd::execveat(&tree, c"", &args, &env, nix::fcntl::AtFlags::AT_EMPTY_PATH).map(drop)
 }
 
 /// A path inside `root`, opened with openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS): symlinks
@@ -394,17 +365,10 @@ impl Pinned {
 }
 
 pub fn pin_in_root(root: &Path, inside: &Path) -> nix::Result<Pinned> {
-    #[repr(C)]
-    struct OpenHow {
-        flags: u64,
-        mode: u64,
-        resolve: u64,
-    }
-    const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
-    const RESOLVE_IN_ROOT: u64 = 0x10;
+    use nix::fcntl::{OFlag, OpenHow, ResolveFlag};
     let root_fd = nix::fcntl::open(
         root,
-        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
         nix::sys::stat::Mode::empty(),
     )?;
     let rel = inside.strip_prefix("/").unwrap_or(inside);
@@ -413,24 +377,10 @@ pub fn pin_in_root(root: &Path, inside: &Path) -> nix::Result<Pinned> {
     } else {
         rel
     };
-    let c = cstr(rel)?;
-    let how = OpenHow {
-        flags: (libc::O_PATH | libc::O_CLOEXEC) as u64,
-        mode: 0,
-        resolve: RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
-    };
-    // SAFETY: valid dirfd, NUL-terminated path and an open_how of the size passed.
-    let fd = Errno::result(unsafe {
-        libc::syscall(
-            libc::SYS_openat2,
-            root_fd.as_raw_fd(),
-            c.as_ptr(),
-            &how as *const OpenHow,
-            std::mem::size_of::<OpenHow>(),
-        )
-    })? as RawFd;
-    // SAFETY: fresh fd from openat2, owned here.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let how = OpenHow::new()
+        .flags(OFlag::O_PATH | OFlag::O_CLOEXEC)
+        .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
+    let fd = nix::fcntl::openat2(&root_fd, rel, how)?;
     let path = std::path::PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()));
     Ok(Pinned { fd, path })
 }
