@@ -120,13 +120,13 @@ fn become_process(
     // User and capabilities: drop the bounding set while still root, keep the capabilities
     // across the uid change, then set the final sets.
     if let Some(caps) = &p.caps {
-        capabilities::drop_bounding(caps, p.last_cap)?;
+        capabilities::drop_bounding(caps, &p.kernel_caps)?;
         capabilities::keep_caps(true)?;
     }
     process::set_user(proc)?;
     if let Some(caps) = &p.caps {
         capabilities::keep_caps(false)?;
-        capabilities::apply_sets(caps, p.last_cap)?;
+        capabilities::apply_sets(caps, &p.kernel_caps)?;
     }
     let umask = proc.user().umask().unwrap_or(0o022);
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask));

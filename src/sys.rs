@@ -155,6 +155,14 @@ pub fn dup_above(fd: OwnedFd, min: RawFd) -> nix::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(n) })
 }
 
+/// prctl(PR_CAPBSET_DROP) by number, for a capability newer than the caps crate, which takes only
+/// its own `Capability` names.
+pub fn capbset_drop(cap: u32) -> nix::Result<()> {
+    // SAFETY: prctl with integer arguments only.
+    Errno::result(unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) })
+        .map(drop)
+}
+
 // linux/capability.h: libc has neither the two structs nor _LINUX_CAPABILITY_VERSION_3.
 #[repr(C)]
 struct CapHeader {
