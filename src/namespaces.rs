@@ -305,9 +305,8 @@ pub fn set_names(spec: &Spec) -> Result<()> {
     if let Some(d) = spec.domainname().as_deref().filter(|d| !d.is_empty()) {
         let c = std::ffi::CString::new(d)
             .map_err(|_| crate::error::Error::msg("domainname: contains NUL"))?;
-        // SAFETY: `c` is a valid buffer of the given length for the duration of the call.
-        let r = unsafe { libc::setdomainname(c.as_ptr(), d.len()) };
-        nix::errno::Errno::result(r).with_context(|| format!("domainname: setdomainname {d:?}"))?;
+        crate::sys::setdomainname(&c)
+            .with_context(|| format!("domainname: setdomainname {d:?}"))?;
     }
     Ok(())
 }

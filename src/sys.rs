@@ -263,6 +263,38 @@ pub fn join_session_keyring(name: &str, search_bits: u32) -> nix::Result<()> {
     .map(drop)
 }
 
+/// setdomainname(2) (nix has sethostname only).
+pub fn setdomainname(name: &CStr) -> nix::Result<()> {
+    let len = name.to_bytes().len();
+    // SAFETY: `name` is valid for `len` bytes for the duration of the call.
+    Errno::result(unsafe { libc::setdomainname(name.as_ptr(), len) }).map(drop)
+}
+
+/// TIOCGWINSZ: the window size of the terminal `fd`.
+pub fn get_winsize(fd: BorrowedFd) -> nix::Result<libc::winsize> {
+    let mut ws = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCGWINSZ writes one winsize into `ws`, which lives for the call.
+    Errno::result(unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCGWINSZ, &mut ws) })?;
+    Ok(ws)
+}
+
+/// TIOCSWINSZ: set the window size of the terminal `fd`.
+pub fn set_winsize(fd: BorrowedFd, ws: &libc::winsize) -> nix::Result<()> {
+    // SAFETY: TIOCSWINSZ reads one winsize from `ws`, which lives for the call.
+    Errno::result(unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSWINSZ, ws) }).map(drop)
+}
+
+/// TIOCSCTTY: make the terminal `fd` the controlling terminal of this session (its leader).
+pub fn set_controlling_tty(fd: BorrowedFd) -> nix::Result<()> {
+    // SAFETY: TIOCSCTTY takes an integer argument (0: do not steal it from another session).
+    Errno::result(unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSCTTY, 0) }).map(drop)
+}
+
 /// pidfd_send_signal(2): signal a process through its pidfd (no PID-reuse race).
 pub fn pidfd_send_signal(pidfd: BorrowedFd<'_>, sig: i32) -> nix::Result<()> {
     // SAFETY: plain integer arguments; the info pointer is NULL as allowed.
