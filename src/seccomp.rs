@@ -14,7 +14,8 @@
 //! generates it directly: arch check, a binary search on the syscall number, per-syscall rule
 //! chains with 64-bit argument comparisons split into high and low words, `ret ACTION`. Its
 //! output is checked as the kernel checks it and run in unit tests by an interpreter and in
-//! forked children; integration/seccomp.rs runs it in containers next to runc.
+//! forked children; integration/seccomp.rs runs it in containers next to runc. The action
+//! values and opcodes are libc's; nix has no seccomp(2), so `load` calls it directly.
 //!
 //! # Semantics (and where runc/libseccomp differ)
 //!

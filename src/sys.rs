@@ -1,5 +1,21 @@
-//! Thin wrappers over the syscalls nix does not cover. Each returns `nix::Result` so callers add
-//! the context (config field, path) once.
+//! Thin wrappers over the system calls that neither nix (0.31) nor caps (0.5) offers. Each
+//! returns `nix::Result` so callers add the context (config field, path) once.
+//!
+//! - clone3 with CLONE_PIDFD and CLONE_INTO_CGROUP, falling back to clone(2): nix's `clone`
+//!   wants a stack for a callback and returns no pidfd. `_exit` for the cloned child: nix has
+//!   none, and `std::process::exit` would run the parent's atexit handlers.
+//! - The mount API's open_tree and mount_setattr; pidfd_open and pidfd_send_signal;
+//!   close_range; keyctl (the session keyring); ioprio_set; sched_setattr; setdomainname; the
+//!   TIOCGWINSZ, TIOCSWINSZ and TIOCSCTTY ioctls. nix has none of these.
+//! - capset(2) of effective, permitted and inheritable in one call (caps sets them one at a time,
+//!   see capabilities.rs), and PR_CAPBSET_DROP by number for a capability caps has no name for.
+//! - Fds that nix hands over as numbers: fcntl(F_SETFD) on a preserved fd keel does not own, and
+//!   ownership of the fd F_DUPFD_CLOEXEC returns.
+//!
+//! Built on those and on nix, without unsafe code of their own: `write_proc`, `pin_in_root`
+//! (nix's openat2) and the CVE-2019-5736 re-exec (open_tree, mount_setattr, nix's execveat).
+//! Two syscalls live with the feature they serve: seccomp(2) in seccomp.rs and bpf(2) in
+//! cgroups/bpf.rs. Structs and constants come from libc; the few defined here say why.
 
 use nix::errno::Errno;
 use std::ffi::{CStr, CString};
@@ -19,9 +35,9 @@ pub enum Forked {
 /// Fork-like clone (no CLONE_VM, no new stack) into new namespaces: clone3 with a pidfd, falling
 /// back to clone(2) where clone3 is missing.
 ///
-/// The child runs on a copy of the parent's address space. The parent is single-threaded (see
-/// STYLE.md), so no lock is held by another thread; the child must still avoid glibc functions that
-/// use the cached thread id (raise/abort), which is why the child ends with `_exit`.
+/// The child runs on a copy of the parent's address space. keel starts no thread before execve,
+/// so no lock is held by another thread; the child must still avoid glibc functions that use the
+/// cached thread id (raise/abort), which is why the child ends with `_exit`.
 pub fn clone_fork(flags: u64) -> nix::Result<Forked> {
     clone_fork_into(flags, None)
 }
