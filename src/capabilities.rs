@@ -1,9 +1,15 @@
 //! process.capabilities: the five sets as bitmasks (planned in the parent), applied by init in
 //! runc's order: drop the bounding set while still root, switch user with PR_SET_KEEPCAPS, then
 //! one capset(2) for effective/permitted/inheritable, then raise the ambient set.
+//!
+//! The bounding and ambient sets go through caps. The other three do not: caps sets them one at
+//! a time (a capget and a capset each), and some orders fail (permitted cannot shrink below
+//! effective), so `sys::capset` sets all three in one call.
 
 use crate::error::{Context, Result};
 use crate::sys;
+use caps::CapSet;
+use nix::errno::Errno;
 use oci_spec::runtime::{Capabilities, Process};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -107,65 +113,68 @@ fn last_cap() -> u8 {
         .unwrap_or(40)
 }
 
-/// Before the user switch: drop everything outside the bounding set (needs CAP_SETPCAP).
-pub fn drop_bounding(plan: &CapsPlan, last: u8) -> Result<()> {
-    for n in 0..=last {
-        if plan.bounding & (1u64 << n) == 0 {
-            // SAFETY: prctl with integer arguments only.
-            let r = unsafe { libc::prctl(libc::PR_CAPBSET_DROP, n as libc::c_ulong, 0, 0, 0) };
-            nix::errno::Errno::result(r)
-                .with_context(|| format!("process.capabilities.bounding: drop capability {n}"))?;
+/// The running kernel's capabilities by number (0 to cap_last_cap), each with caps' name for it
+/// where caps 0.5 has one. Made in the parent: init applies capabilities after its seccomp
+/// filter may be loaded, and `caps::all()` builds a HashSet, whose hasher may need getrandom(2).
+#[derive(Debug, Clone)]
+pub struct KernelCaps(Vec<Option<caps::Capability>>);
+
+pub fn kernel_caps() -> KernelCaps {
+    let mut names = vec![None; usize::from(last_cap()) + 1];
+    for c in caps::all() {
+        if let Some(slot) = names.get_mut(usize::from(c.index())) {
+            *slot = Some(c);
         }
+    }
+    KernelCaps(names)
+}
+
+/// caps reports a failure as text only; errno still holds the error of its prctl (caps merely
+/// formats it into a String), and keel's errors keep the errno.
+fn errno(_: caps::errors::CapsError) -> Errno {
+    Errno::last()
+}
+
+/// Before the user switch: drop everything outside the bounding set (needs CAP_SETPCAP).
+pub fn drop_bounding(plan: &CapsPlan, kernel: &KernelCaps) -> Result<()> {
+    for (n, cap) in kernel.0.iter().enumerate() {
+        if plan.bounding & (1u64 << n) != 0 {
+            continue;
+        }
+        match cap {
+            Some(c) => caps::drop(None, CapSet::Bounding, *c).map_err(errno),
+            // Newer than caps knows: it goes all the same, by number.
+            None => sys::capbset_drop(n as u32),
+        }
+        .with_context(|| format!("process.capabilities.bounding: drop capability {n}"))?;
     }
     Ok(())
 }
 
 pub fn keep_caps(on: bool) -> Result<()> {
-    // SAFETY: prctl with integer arguments only.
-    let r = unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, on as libc::c_ulong, 0, 0, 0) };
-    nix::errno::Errno::result(r).context("prctl PR_SET_KEEPCAPS")?;
+    nix::sys::prctl::set_keepcaps(on).context("prctl PR_SET_KEEPCAPS")?;
     Ok(())
 }
 
-pub fn apply_sets(plan: &CapsPlan, last: u8) -> Result<()> {
+pub fn apply_sets(plan: &CapsPlan, kernel: &KernelCaps) -> Result<()> {
     sys::capset(plan.effective, plan.permitted, plan.inheritable)
         .context("process.capabilities: capset")?;
-    // SAFETY: prctl with integer arguments only.
-    let r = unsafe {
-        libc::prctl(
-            libc::PR_CAP_AMBIENT,
-            libc::PR_CAP_AMBIENT_CLEAR_ALL,
-            0,
-            0,
-            0,
-        )
-    };
-    nix::errno::Errno::result(r).context("process.capabilities.ambient: clear")?;
+    caps::clear(None, CapSet::Ambient)
+        .map_err(errno)
+        .context("process.capabilities.ambient: clear")?;
     // The kernel only lets a capability into the ambient set if it is both permitted and
     // inheritable; runc's default spec lists ambient capabilities without inheritable ones and
-    // runc skips them, so keel does the same.
+    // runc skips them, so keel does the same. The plan was made from caps' names, so each of
+    // its capabilities has one.
     let ambient = plan.ambient & plan.permitted & plan.inheritable;
-    for n in 0..=last {
-        if ambient & (1u64 << n) != 0 {
-            // SAFETY: prctl with integer arguments only.
-            let r = unsafe {
-                libc::prctl(
-                    libc::PR_CAP_AMBIENT,
-                    libc::PR_CAP_AMBIENT_RAISE,
-                    n as libc::c_ulong,
-                    0,
-                    0,
-                )
-            };
-            nix::errno::Errno::result(r)
+    for (n, cap) in kernel.0.iter().enumerate() {
+        if let Some(c) = cap.filter(|_| ambient & (1u64 << n) != 0) {
+            caps::raise(None, CapSet::Ambient, c)
+                .map_err(errno)
                 .with_context(|| format!("process.capabilities.ambient: raise capability {n}"))?;
         }
     }
     Ok(())
-}
-
-pub fn kernel_last_cap() -> u8 {
-    last_cap()
 }
 
 #[cfg(test)]
@@ -188,6 +197,29 @@ mod tests {
         };
         drop_ungrantable(&mut p, 0b011);
         assert_eq!((p.bounding, p.effective), (0b011, 0b010));
+    }
+
+    #[test]
+    fn kernel_caps_are_named_by_number() {
+        let k = kernel_caps();
+        assert_eq!(k.0.len(), usize::from(last_cap()) + 1);
+        for (n, c) in k.0.iter().enumerate() {
+            assert!(c.is_none_or(|c| usize::from(c.index()) == n), "{n}: {c:?}");
+        }
+        assert_eq!(k.0[5], Some(caps::Capability::CAP_KILL));
+    }
+
+    /// A capability outside the inheritable set cannot be raised into the ambient set: caps says
+    /// so in text, and errno still says EPERM.
+    #[test]
+    fn caps_failures_keep_their_errno() {
+        let cap = caps::Capability::CAP_SYS_ADMIN;
+        if caps::has_cap(None, CapSet::Inheritable, cap).unwrap_or(true) {
+            eprintln!("SKIP capabilities::caps_failures_keep_their_errno: CAP_SYS_ADMIN is inheritable here");
+            return;
+        }
+        let r = caps::raise(None, CapSet::Ambient, cap).map_err(errno);
+        assert_eq!(r, Err(Errno::EPERM));
     }
 
     #[test]

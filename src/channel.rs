@@ -216,7 +216,7 @@ mod tests {
         assert!(b.take_fd().is_none());
         assert_eq!(nix::unistd::write(&w, b"x").ok(), Some(1));
         let mut buf = [0u8; 1];
-        assert_eq!(nix::unistd::read(got.as_raw_fd(), &mut buf).ok(), Some(1));
+        assert_eq!(nix::unistd::read(&got, &mut buf).ok(), Some(1));
         assert_eq!(b.recv().ok().flatten(), Some(Msg::Ready));
         assert!(b.take_fd().is_none());
     }

@@ -8,7 +8,7 @@ use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 const FORWARDED: [Signal; 8] = [
     Signal::SIGHUP,
@@ -72,14 +72,14 @@ fn wait_loop(pid: Pid, sfd: &SignalFd, master: Option<&OwnedFd>) -> Result<i32> 
         drop(fds);
         let mut i = 1;
         if let Some(m) = master.filter(|_| master_open) {
-            if ready[i] && !copy(m.as_raw_fd(), 1, &mut buf) {
+            if ready[i] && !copy(m.as_fd(), std::io::stdout().as_fd(), &mut buf) {
                 master_open = false;
             }
             i += 1;
         }
         if stdin_open && ready[i] {
             if let Some(m) = master {
-                if !copy(0, m.as_raw_fd(), &mut buf) {
+                if !copy(stdin.as_fd(), m.as_fd(), &mut buf) {
                     stdin_open = false;
                 }
             }
@@ -110,26 +110,19 @@ fn wait_loop(pid: Pid, sfd: &SignalFd, master: Option<&OwnedFd>) -> Result<i32> 
         // Drain what the process wrote to its terminal before it exited.
         if let Some(m) = master.filter(|_| master_open) {
             let _ = nix::fcntl::fcntl(
-                m.as_raw_fd(),
+                m,
                 nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
             );
-            while copy(m.as_raw_fd(), 1, &mut buf) {}
+            while copy(m.as_fd(), std::io::stdout().as_fd(), &mut buf) {}
         }
         return Ok(code);
     }
 }
 
-/// One read from `from`, written fully to `to`; false on EOF or error (a pty master reads EIO
+/// One read from `src`, written fully to `dst`; false on EOF or error (a pty master reads EIO
 /// once the last slave fd is closed).
-fn copy(from: i32, to: i32, buf: &mut [u8]) -> bool {
-    // SAFETY: both fds are open for the duration of the call (stdio or the owned master).
-    let (src, dst) = unsafe {
-        (
-            std::os::fd::BorrowedFd::borrow_raw(from),
-            std::os::fd::BorrowedFd::borrow_raw(to),
-        )
-    };
-    let n = match nix::unistd::read(src.as_raw_fd(), buf) {
+fn copy(src: BorrowedFd, dst: BorrowedFd, buf: &mut [u8]) -> bool {
+    let n = match nix::unistd::read(src, buf) {
         Ok(0) | Err(_) => return false,
         Ok(n) => n,
     };

@@ -114,9 +114,9 @@ pub fn run_warn_spec(hooks: Option<&Hooks>, kind: Kind, state_json: &str) {
 
 /// An anonymous file (memfd, close-on-exec) holding `content`, positioned at its start.
 fn memfile(content: &[u8]) -> Result<std::fs::File> {
-    use nix::sys::memfd::{memfd_create, MemFdCreateFlag};
+    use nix::sys::memfd::{memfd_create, MFdFlags};
     let mut f = std::fs::File::from(
-        memfd_create(c"keel-hook", MemFdCreateFlag::MFD_CLOEXEC).context("memfd_create")?,
+        memfd_create(c"keel-hook", MFdFlags::MFD_CLOEXEC).context("memfd_create")?,
     );
     f.write_all(content).context("write hook stdin")?;
     f.rewind().context("rewind hook stdin")?;

@@ -22,6 +22,8 @@ use crate::seccomp;
 use crate::sys;
 use crate::sysctl;
 use nix::sched::CloneFlags;
+use nix::sys::prctl;
+use nix::sys::signal::Signal;
 use std::convert::Infallible;
 use std::io::Write;
 use std::os::fd::AsRawFd;
@@ -53,26 +55,15 @@ fn finish(r: Result<Infallible>, chan: &crate::channel::Channel) -> ! {
     sys::exit_now(code)
 }
 
-fn prctl(option: libc::c_int, arg: libc::c_ulong, what: &str) -> Result<()> {
-    // SAFETY: prctl with integer arguments only.
-    let r = unsafe { libc::prctl(option, arg, 0, 0, 0) };
-    nix::errno::Errno::result(r).with_context(|| format!("prctl {what}"))?;
-    Ok(())
-}
-
 /// The first steps of every child: die with keel until it is set up, forget the signals `keel
 /// run`/`exec` blocked for forwarding (the mask survives execve), and stay non-dumpable so the
 /// container cannot reach keel's memory or fds through /proc while it is still keel.
 fn early() -> Result<()> {
-    prctl(
-        libc::PR_SET_PDEATHSIG,
-        libc::SIGKILL as libc::c_ulong,
-        "PR_SET_PDEATHSIG",
-    )?;
+    prctl::set_pdeathsig(Signal::SIGKILL).context("prctl PR_SET_PDEATHSIG")?;
     nix::sys::signal::SigSet::empty()
         .thread_set_mask()
         .context("reset signal mask")?;
-    prctl(libc::PR_SET_DUMPABLE, 0, "PR_SET_DUMPABLE")?;
+    prctl::set_dumpable(false).context("prctl PR_SET_DUMPABLE")?;
     Ok(())
 }
 
@@ -89,7 +80,7 @@ fn exec_recipe(p: &ProcessPlan, f: &mut ExecFds) -> Result<Infallible> {
         crate::tty::setup_console(console, p.process.console_size(), false)?;
     }
     let (exe, args, env) = become_process(p, &f.chan)?;
-    prctl(libc::PR_SET_PDEATHSIG, 0, "PR_SET_PDEATHSIG")?;
+    prctl::set_pdeathsig(None).context("prctl PR_SET_PDEATHSIG")?;
     seccomp_last(p, &f.chan)?;
     f.chan.send(&Msg::Ready)?;
     Err(process::execve(&exe, &args, &env))
@@ -129,13 +120,13 @@ fn become_process(
     // User and capabilities: drop the bounding set while still root, keep the capabilities
     // across the uid change, then set the final sets.
     if let Some(caps) = &p.caps {
-        capabilities::drop_bounding(caps, p.last_cap)?;
+        capabilities::drop_bounding(caps, &p.kernel_caps)?;
         capabilities::keep_caps(true)?;
     }
     process::set_user(proc)?;
     if let Some(caps) = &p.caps {
         capabilities::keep_caps(false)?;
-        capabilities::apply_sets(caps, p.last_cap)?;
+        capabilities::apply_sets(caps, &p.kernel_caps)?;
     }
     let umask = proc.user().umask().unwrap_or(0o022);
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask));
@@ -262,20 +253,24 @@ fn recipe(p: &Plan, f: &mut ChildFds) -> Result<Infallible> {
     let (exe, args, env) = become_process(&p.proc, &f.chan)?;
 
     // sync 3: ready. From here keel create may exit, so stop dying with it.
-    prctl(libc::PR_SET_PDEATHSIG, 0, "PR_SET_PDEATHSIG")?;
+    prctl::set_pdeathsig(None).context("prctl PR_SET_PDEATHSIG")?;
     seccomp_last(&p.proc, &f.chan)?;
     f.chan.send(&Msg::Ready)?;
 
     // Block until `start` opens the fifo for reading. The fifo lives in the host's state dir,
-    // reached through the host /proc fd opened before pivot_root.
+    // reached through the host /proc fd opened before pivot_root. The fd is never closed here:
+    // execve or init's `_exit` closes it, so on a failure `start` sees EOF only after init has
+    // reported the error.
     let fifo_path = format!("self/fd/{}", f.fifo.as_raw_fd());
-    let fd = nix::fcntl::openat(
-        Some(f.proc.as_raw_fd()),
-        fifo_path.as_str(),
-        nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC,
-        nix::sys::stat::Mode::empty(),
-    )
-    .context("open exec fifo")?;
+    let fd = std::mem::ManuallyDrop::new(
+        nix::fcntl::openat(
+            &f.proc,
+            fifo_path.as_str(),
+            nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .context("open exec fifo")?,
+    );
 
     // `start` is waiting on the other end. A failing startContainer hook closes the fifo
     // without the byte (start fails); otherwise the byte goes first and the fd, close-on-exec,
@@ -294,11 +289,6 @@ fn recipe(p: &Plan, f: &mut ChildFds) -> Result<Infallible> {
     {
         process::set_affinity(fin, "process.execCPUAffinity.final")?;
     }
-    nix::unistd::write(
-        // SAFETY: `fd` was just opened above and stays open for this call.
-        unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) },
-        b"0",
-    )
-    .context("write exec fifo")?;
+    nix::unistd::write(&*fd, b"0").context("write exec fifo")?;
     Err(process::execve(&exe, &args, &env))
 }

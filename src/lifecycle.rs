@@ -7,7 +7,7 @@ use crate::error::{Context, Error, Result};
 use crate::hooks::{self, Kind};
 use crate::state::{Container, Status};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::AsFd;
 use std::os::unix::fs::OpenOptionsExt;
 
 /// `start`: the container must be created; returns once its process has been executed.
@@ -54,7 +54,7 @@ pub fn start(c: &Container) -> Result<()> {
             .is_some_and(|r| r.contains(PollFlags::POLLIN));
         if fifo_ready {
             let mut b = [0u8; 1];
-            match nix::unistd::read(fifo.as_raw_fd(), &mut b) {
+            match nix::unistd::read(&fifo, &mut b) {
                 Ok(0) => break,
                 Ok(_) => released = true,
                 Err(nix::errno::Errno::EAGAIN) => {}

@@ -9,16 +9,11 @@ use oci_spec::runtime::Spec;
 use std::path::{Path, PathBuf};
 
 // mount_setattr(2) attribute bits.
-const MOUNT_ATTR_RDONLY: u64 = 0x01;
-const MOUNT_ATTR_NOSUID: u64 = 0x02;
-const MOUNT_ATTR_NODEV: u64 = 0x04;
-const MOUNT_ATTR_NOEXEC: u64 = 0x08;
-const MOUNT_ATTR_ATIME: u64 = 0x70;
-const MOUNT_ATTR_RELATIME: u64 = 0x00;
-const MOUNT_ATTR_NOATIME: u64 = 0x10;
-const MOUNT_ATTR_STRICTATIME: u64 = 0x20;
-const MOUNT_ATTR_NODIRATIME: u64 = 0x80;
-const MOUNT_ATTR_NOSYMFOLLOW: u64 = 0x0020_0000;
+use libc::{
+    MOUNT_ATTR_NOATIME, MOUNT_ATTR_NODEV, MOUNT_ATTR_NODIRATIME, MOUNT_ATTR_NOEXEC,
+    MOUNT_ATTR_NOSUID, MOUNT_ATTR_NOSYMFOLLOW, MOUNT_ATTR_RDONLY, MOUNT_ATTR_RELATIME,
+    MOUNT_ATTR_STRICTATIME, MOUNT_ATTR__ATIME as MOUNT_ATTR_ATIME,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MountPlan {
@@ -155,7 +150,8 @@ fn option(name: &str) -> Option<Opt> {
         "norelatime" => Clear(F::MS_RELATIME),
         "nostrictatime" => Clear(F::MS_STRICTATIME),
         "nosuid" => Set(F::MS_NOSUID),
-        "nosymfollow" => Set(F::from_bits_retain(256)), // MS_NOSYMFOLLOW
+        // nix's MsFlags has no MS_NOSYMFOLLOW; libc has.
+        "nosymfollow" => Set(F::from_bits_retain(libc::MS_NOSYMFOLLOW)),
         "rbind" => Set(F::MS_BIND | F::MS_REC),
         "relatime" => Set(F::MS_RELATIME),
         "remount" => Set(F::MS_REMOUNT),

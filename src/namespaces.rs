@@ -181,8 +181,6 @@ pub fn open_joins(p: &NsPlan) -> Result<JoinFds> {
             nix::sys::stat::Mode::empty(),
         )
         .with_context(|| format!("{}.path: open {}", j.field, j.path.display()))?;
-        // SAFETY: `open` just returned this fd and nothing else owns it.
-        let fd = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
         fds.push((j.clone(), fd));
     }
     Ok(JoinFds { fds })
@@ -307,9 +305,8 @@ pub fn set_names(spec: &Spec) -> Result<()> {
     if let Some(d) = spec.domainname().as_deref().filter(|d| !d.is_empty()) {
         let c = std::ffi::CString::new(d)
             .map_err(|_| crate::error::Error::msg("domainname: contains NUL"))?;
-        // SAFETY: `c` is a valid buffer of the given length for the duration of the call.
-        let r = unsafe { libc::setdomainname(c.as_ptr(), d.len()) };
-        nix::errno::Errno::result(r).with_context(|| format!("domainname: setdomainname {d:?}"))?;
+        crate::sys::setdomainname(&c)
+            .with_context(|| format!("domainname: setdomainname {d:?}"))?;
     }
     Ok(())
 }

@@ -42,7 +42,7 @@ pub struct Plan<'a> {
 pub struct ProcessPlan<'a> {
     pub process: &'a Process,
     pub caps: Option<CapsPlan>,
-    pub last_cap: u8,
+    pub kernel_caps: capabilities::KernelCaps,
     pub rlimits: Vec<(String, nix::sys::resource::Resource, u64, u64)>,
     /// process.env, plus LISTEN_FDS/LISTEN_PID when keel was socket-activated.
     pub env: Vec<String>,
@@ -66,7 +66,7 @@ impl<'a> ProcessPlan<'a> {
                 capabilities::drop_ungrantable(&mut c, capabilities::grantable());
                 c
             }),
-            last_cap: capabilities::kernel_last_cap(),
+            kernel_caps: capabilities::kernel_caps(),
             rlimits: process::rlimits(process)?,
             env,
             extra_fds: listen

@@ -142,41 +142,47 @@ pub fn apply_personality(spec: &Spec) -> Result<()> {
     if p.flags().as_ref().is_some_and(|f| !f.is_empty()) {
         bail!("linux.personality.flags: no personality flags are supported");
     }
+    // linux/personality.h's execution domains; nix's Persona names only the flags, libc neither.
+    const PER_LINUX: libc::c_int = 0x0000;
+    const PER_LINUX32: libc::c_int = 0x0008;
     let persona = match p.domain() {
-        LinuxPersonalityDomain::PerLinux => 0x0000,
-        LinuxPersonalityDomain::PerLinux32 => 0x0008,
+        LinuxPersonalityDomain::PerLinux => PER_LINUX,
+        LinuxPersonalityDomain::PerLinux32 => PER_LINUX32,
     };
-    sys::personality(persona).context("linux.personality: personality")?;
+    nix::sys::personality::set(nix::sys::personality::Persona::from_bits_retain(persona))
+        .context("linux.personality: personality")?;
     Ok(())
 }
 
-pub fn sched_attr(s: &oci_spec::runtime::Scheduler) -> sys::SchedAttr {
+pub fn sched_attr(s: &oci_spec::runtime::Scheduler) -> libc::sched_attr {
     use LinuxSchedulerPolicy::*;
+    // SCHED_ISO is reserved in linux/sched.h but never implemented; libc does not export it.
+    const SCHED_ISO: libc::c_int = 4;
     let policy = match s.policy() {
-        SchedOther => 0,
-        SchedFifo => 1,
-        SchedRr => 2,
-        SchedBatch => 3,
-        SchedIso => 4,
-        SchedIdle => 5,
-        SchedDeadline => 6,
+        SchedOther => libc::SCHED_OTHER,
+        SchedFifo => libc::SCHED_FIFO,
+        SchedRr => libc::SCHED_RR,
+        SchedBatch => libc::SCHED_BATCH,
+        SchedIso => SCHED_ISO,
+        SchedIdle => libc::SCHED_IDLE,
+        SchedDeadline => libc::SCHED_DEADLINE,
     };
-    let mut flags = 0u64;
+    let mut flags = 0;
     for f in s.flags().iter().flatten() {
         flags |= match f {
-            LinuxSchedulerFlag::SchedResetOnFork => 0x01,
-            LinuxSchedulerFlag::SchedFlagReclaim => 0x02,
-            LinuxSchedulerFlag::SchedFlagDLOverrun => 0x04,
-            LinuxSchedulerFlag::SchedFlagKeepPolicy => 0x08,
-            LinuxSchedulerFlag::SchedFlagKeepParams => 0x10,
-            LinuxSchedulerFlag::SchedFlagUtilClampMin => 0x20,
-            LinuxSchedulerFlag::SchedFlagUtilClampMax => 0x40,
+            LinuxSchedulerFlag::SchedResetOnFork => libc::SCHED_FLAG_RESET_ON_FORK,
+            LinuxSchedulerFlag::SchedFlagReclaim => libc::SCHED_FLAG_RECLAIM,
+            LinuxSchedulerFlag::SchedFlagDLOverrun => libc::SCHED_FLAG_DL_OVERRUN,
+            LinuxSchedulerFlag::SchedFlagKeepPolicy => libc::SCHED_FLAG_KEEP_POLICY,
+            LinuxSchedulerFlag::SchedFlagKeepParams => libc::SCHED_FLAG_KEEP_PARAMS,
+            LinuxSchedulerFlag::SchedFlagUtilClampMin => libc::SCHED_FLAG_UTIL_CLAMP_MIN,
+            LinuxSchedulerFlag::SchedFlagUtilClampMax => libc::SCHED_FLAG_UTIL_CLAMP_MAX,
         };
     }
-    sys::SchedAttr {
+    libc::sched_attr {
         size: 0,
-        sched_policy: policy,
-        sched_flags: flags,
+        sched_policy: policy as u32,
+        sched_flags: flags as u64,
         sched_nice: s.nice().unwrap_or(0),
         sched_priority: s.priority().unwrap_or(0) as u32,
         sched_runtime: s.runtime().unwrap_or(0),
@@ -274,9 +280,7 @@ pub fn set_user(p: &Process) -> Result<()> {
 }
 
 pub fn set_no_new_privs() -> Result<()> {
-    // SAFETY: prctl with integer arguments only.
-    let r = unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
-    nix::errno::Errno::result(r).context("process.noNewPrivileges: prctl")?;
+    nix::sys::prctl::set_no_new_privs().context("process.noNewPrivileges: prctl")?;
     Ok(())
 }
 

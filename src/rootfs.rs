@@ -270,8 +270,8 @@ pub fn create_cwd(rootfs: &Path, cwd: &Path) -> Result<()> {
 pub fn pivot(rootfs: &Path) -> Result<()> {
     let oldroot = std::fs::File::open("/").context("open /")?;
     nix::unistd::chdir(rootfs).with_context(|| format!("chdir {}", rootfs.display()))?;
-    crate::sys::pivot_root(Path::new("."), Path::new(".")).context("pivot_root")?;
-    nix::unistd::fchdir(std::os::fd::AsRawFd::as_raw_fd(&oldroot)).context("fchdir old root")?;
+    nix::unistd::pivot_root(".", ".").context("pivot_root")?;
+    nix::unistd::fchdir(&oldroot).context("fchdir old root")?;
     mount(
         None::<&str>,
         ".",

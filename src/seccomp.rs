@@ -14,7 +14,8 @@
 //! generates it directly: arch check, a binary search on the syscall number, per-syscall rule
 //! chains with 64-bit argument comparisons split into high and low words, `ret ACTION`. Its
 //! output is checked as the kernel checks it and run in unit tests by an interpreter and in
-//! forked children; integration/seccomp.rs runs it in containers next to runc.
+//! forked children; integration/seccomp.rs runs it in containers next to runc. The action
+//! values and opcodes are libc's; nix has no seccomp(2), so `load` calls it directly.
 //!
 //! # Semantics (and where runc/libseccomp differ)
 //!
@@ -61,6 +62,10 @@ use crate::bail;
 use crate::channel::{Channel, Msg};
 use crate::error::{Context, Error, Result};
 use bpf::{Abi, AbiRules, Cond, Op, Profile, Rule};
+use libc::{
+    SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO, SECCOMP_RET_KILL_PROCESS, SECCOMP_RET_KILL_THREAD,
+    SECCOMP_RET_LOG, SECCOMP_RET_TRACE, SECCOMP_RET_TRAP, SECCOMP_RET_USER_NOTIF,
+};
 use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
 use oci_spec::runtime::{
     Arch, ContainerProcessState, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompFilterFlag,
@@ -71,14 +76,6 @@ use std::io::IoSlice;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 
-const RET_KILL_PROCESS: u32 = 0x8000_0000;
-const RET_KILL_THREAD: u32 = 0x0000_0000;
-const RET_TRAP: u32 = 0x0003_0000;
-const RET_ERRNO: u32 = 0x0005_0000;
-const RET_USER_NOTIF: u32 = 0x7fc0_0000;
-const RET_TRACE: u32 = 0x7ff0_0000;
-const RET_LOG: u32 = 0x7ffc_0000;
-const RET_ALLOW: u32 = 0x7fff_0000;
 /// The largest errno the kernel returns (MAX_ERRNO); it clamps anything above.
 const MAX_ERRNO: u32 = 4095;
 
@@ -124,14 +121,14 @@ fn action(
         }
     };
     Ok(match a {
-        ScmpActKill | ScmpActKillThread => RET_KILL_THREAD,
-        ScmpActKillProcess => RET_KILL_PROCESS,
-        ScmpActTrap => RET_TRAP,
-        ScmpActErrno => RET_ERRNO | data,
-        ScmpActTrace => RET_TRACE | data,
-        ScmpActNotify => RET_USER_NOTIF,
-        ScmpActLog => RET_LOG,
-        ScmpActAllow => RET_ALLOW,
+        ScmpActKill | ScmpActKillThread => SECCOMP_RET_KILL_THREAD,
+        ScmpActKillProcess => SECCOMP_RET_KILL_PROCESS,
+        ScmpActTrap => SECCOMP_RET_TRAP,
+        ScmpActErrno => SECCOMP_RET_ERRNO | data,
+        ScmpActTrace => SECCOMP_RET_TRACE | data,
+        ScmpActNotify => SECCOMP_RET_USER_NOTIF,
+        ScmpActLog => SECCOMP_RET_LOG,
+        ScmpActAllow => SECCOMP_RET_ALLOW,
     })
 }
 
@@ -312,7 +309,7 @@ fn compile(sc: &LinuxSeccomp) -> Result<(Filter, Vec<String>)> {
             &format!("{field}.action"),
             &format!("{field}.errnoRet"),
         )?;
-        if act == RET_USER_NOTIF {
+        if act == SECCOMP_RET_USER_NOTIF {
             notify.get_or_insert(i);
         }
         let conds = conditions(call, &field)?;
@@ -320,7 +317,7 @@ fn compile(sc: &LinuxSeccomp) -> Result<(Filter, Vec<String>)> {
             if name.is_empty() {
                 bail!("{field}.names[{j}]: empty syscall name");
             }
-            if act == RET_USER_NOTIF && name == "sendmsg" {
+            if act == SECCOMP_RET_USER_NOTIF && name == "sendmsg" {
                 bail!("{field}.names[{j}]: SCMP_ACT_NOTIFY cannot be used for sendmsg (init sends the listener fd to keel with it)");
             }
             let e = match lookup(name) {
@@ -361,11 +358,11 @@ fn compile(sc: &LinuxSeccomp) -> Result<(Filter, Vec<String>)> {
     }
 
     // runc's -ENOSYS stub (libcontainer/seccomp/patchbpf).
-    let stub = ![RET_ALLOW, RET_LOG, bpf::RET_ERRNO_ENOSYS].contains(&default)
-        && precedence(default) != precedence(RET_TRACE);
+    let stub = ![SECCOMP_RET_ALLOW, SECCOMP_RET_LOG, bpf::RET_ERRNO_ENOSYS].contains(&default)
+        && precedence(default) != precedence(SECCOMP_RET_TRACE);
     let mut profile = Profile {
         default,
-        bad_arch: RET_KILL_THREAD,
+        bad_arch: SECCOMP_RET_KILL_THREAD,
         abis: BTreeMap::new(),
     };
     for (abi, listed) in &abis {
@@ -537,17 +534,17 @@ mod tests {
         })))
         .unwrap();
         assert_eq!(unknown, ["no_such_call"]);
-        assert_eq!(verdict(&f, "mkdir", &[]), RET_ERRNO | 38);
-        assert_eq!(verdict(&f, "rmdir", &[]), RET_ERRNO | 1);
-        assert_eq!(verdict(&f, "getpid", &[]), RET_KILL_PROCESS);
-        assert_eq!(verdict(&f, "getppid", &[]), RET_KILL_THREAD);
-        assert_eq!(verdict(&f, "getuid", &[]), RET_TRAP);
-        assert_eq!(verdict(&f, "getgid", &[]), RET_TRACE | 1);
-        assert_eq!(verdict(&f, "getegid", &[]), RET_LOG);
-        assert_eq!(verdict(&f, "geteuid", &[]), RET_ALLOW);
-        assert_eq!(verdict(&f, "read", &[]), RET_ALLOW);
-        assert_eq!(verdict(&f, "personality", &[8]), RET_ERRNO | 22);
-        assert_eq!(verdict(&f, "personality", &[0]), RET_LOG);
+        assert_eq!(verdict(&f, "mkdir", &[]), SECCOMP_RET_ERRNO | 38);
+        assert_eq!(verdict(&f, "rmdir", &[]), SECCOMP_RET_ERRNO | 1);
+        assert_eq!(verdict(&f, "getpid", &[]), SECCOMP_RET_KILL_PROCESS);
+        assert_eq!(verdict(&f, "getppid", &[]), SECCOMP_RET_KILL_THREAD);
+        assert_eq!(verdict(&f, "getuid", &[]), SECCOMP_RET_TRAP);
+        assert_eq!(verdict(&f, "getgid", &[]), SECCOMP_RET_TRACE | 1);
+        assert_eq!(verdict(&f, "getegid", &[]), SECCOMP_RET_LOG);
+        assert_eq!(verdict(&f, "geteuid", &[]), SECCOMP_RET_ALLOW);
+        assert_eq!(verdict(&f, "read", &[]), SECCOMP_RET_ALLOW);
+        assert_eq!(verdict(&f, "personality", &[8]), SECCOMP_RET_ERRNO | 22);
+        assert_eq!(verdict(&f, "personality", &[0]), SECCOMP_RET_LOG);
         assert_eq!(f.flags, 0);
     }
 
@@ -560,9 +557,9 @@ mod tests {
                 {"index": 0, "value": 9, "op": "SCMP_CMP_EQ"}]}]
         })))
         .unwrap();
-        assert_eq!(verdict(&f, "personality", &[8]), RET_ERRNO | 1);
-        assert_eq!(verdict(&f, "personality", &[9]), RET_ERRNO | 1);
-        assert_eq!(verdict(&f, "personality", &[10]), RET_ALLOW);
+        assert_eq!(verdict(&f, "personality", &[8]), SECCOMP_RET_ERRNO | 1);
+        assert_eq!(verdict(&f, "personality", &[9]), SECCOMP_RET_ERRNO | 1);
+        assert_eq!(verdict(&f, "personality", &[10]), SECCOMP_RET_ALLOW);
     }
 
     #[test]
@@ -578,18 +575,18 @@ mod tests {
         };
         let f = allow_list(serde_json::json!(["SCMP_ARCH_X86_64"]), "SCMP_ACT_ERRNO");
         let above = run(&f.prog, &Data::x86_64(nr("mkdir") + 1, &[])).0;
-        assert_eq!(above, RET_ERRNO | libc::ENOSYS as u32);
-        assert_eq!(verdict(&f, "close", &[]), RET_ERRNO | 1);
+        assert_eq!(above, SECCOMP_RET_ERRNO | libc::ENOSYS as u32);
+        assert_eq!(verdict(&f, "close", &[]), SECCOMP_RET_ERRNO | 1);
         let f = allow_list(serde_json::json!(null), "SCMP_ACT_ERRNO");
         assert_eq!(
             verdict(&f, "clone3", &[]),
-            RET_ERRNO | 1,
+            SECCOMP_RET_ERRNO | 1,
             "not listed: no stub"
         );
         let f = allow_list(serde_json::json!(["SCMP_ARCH_X86_64"]), "SCMP_ACT_LOG");
         assert_eq!(
             verdict(&f, "clone3", &[]),
-            RET_LOG,
+            SECCOMP_RET_LOG,
             "permissive default: no stub"
         );
     }
@@ -619,7 +616,7 @@ mod tests {
                 | libc::SECCOMP_FILTER_FLAG_NEW_LISTENER
                 | libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
         );
-        assert_eq!(verdict(&f, "mkdir", &[]), RET_USER_NOTIF);
+        assert_eq!(verdict(&f, "mkdir", &[]), SECCOMP_RET_USER_NOTIF);
     }
 
     #[test]
@@ -713,22 +710,22 @@ mod tests {
             .unwrap_or(0);
         assert!(worst <= 20, "{worst} steps");
         for name in ["read", "execve", "clone", "socket", "arch_prctl"] {
-            assert_eq!(verdict(&f, name, &[]), RET_ALLOW, "{name}");
+            assert_eq!(verdict(&f, name, &[]), SECCOMP_RET_ALLOW, "{name}");
         }
         for name in ["unshare", "mount", "setns", "bpf", "reboot", "kexec_load"] {
-            assert_eq!(verdict(&f, name, &[]), RET_ERRNO | 1, "{name}");
+            assert_eq!(verdict(&f, name, &[]), SECCOMP_RET_ERRNO | 1, "{name}");
         }
         let new_user = libc::CLONE_NEWUSER as u64;
-        assert_eq!(verdict(&f, "clone", &[new_user]), RET_ERRNO | 1);
-        assert_eq!(verdict(&f, "clone3", &[]), RET_ERRNO | 38);
-        assert_eq!(verdict(&f, "personality", &[8]), RET_ALLOW);
-        assert_eq!(verdict(&f, "personality", &[9]), RET_ERRNO | 1);
+        assert_eq!(verdict(&f, "clone", &[new_user]), SECCOMP_RET_ERRNO | 1);
+        assert_eq!(verdict(&f, "clone3", &[]), SECCOMP_RET_ERRNO | 38);
+        assert_eq!(verdict(&f, "personality", &[8]), SECCOMP_RET_ALLOW);
+        assert_eq!(verdict(&f, "personality", &[9]), SECCOMP_RET_ERRNO | 1);
         let i386_chown32 = Data {
             nr: 212,
             arch: bpf::AUDIT_ARCH_I386,
             args: [0; 6],
         };
-        assert_eq!(run(&f.prog, &i386_chown32).0, RET_ALLOW);
+        assert_eq!(run(&f.prog, &i386_chown32).0, SECCOMP_RET_ALLOW);
     }
 
     /// integration/data/docker-default.json filtered as Docker does (moby's

@@ -17,7 +17,7 @@ use crate::state::{self, Container, Saved};
 use crate::sysctl;
 use crate::{init, process, sys};
 use oci_spec::runtime::{Process, Spec};
-use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 pub struct Created {
@@ -67,14 +67,12 @@ impl Undo {
 }
 
 fn open_path(p: &Path, flags: nix::fcntl::OFlag) -> Result<OwnedFd> {
-    let fd = nix::fcntl::open(
+    nix::fcntl::open(
         p,
         flags | nix::fcntl::OFlag::O_CLOEXEC,
         nix::sys::stat::Mode::empty(),
     )
-    .with_context(|| format!("open {}", p.display()))?;
-    // SAFETY: `open` just returned this fd and nothing else owns it.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    .with_context(|| format!("open {}", p.display()))
 }
 
 /// What `create` and `run` ask for (the CLI maps its flags to this).

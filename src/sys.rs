@@ -1,30 +1,30 @@
-//! Thin wrappers over the syscalls nix does not cover. Each returns `nix::Result` so callers add
-//! the context (config field, path) once.
+//! Thin wrappers over the system calls that neither nix (0.31) nor caps (0.5) offers. Each
+//! returns `nix::Result` so callers add the context (config field, path) once.
+//!
+//! - clone3 with CLONE_PIDFD and CLONE_INTO_CGROUP, falling back to clone(2): nix's `clone`
+//!   wants a stack for a callback and returns no pidfd. `_exit` for the cloned child: nix has
+//!   none, and `std::process::exit` would run the parent's atexit handlers.
+//! - The mount API's open_tree and mount_setattr; pidfd_open and pidfd_send_signal;
+//!   close_range; keyctl (the session keyring); ioprio_set; sched_setattr; setdomainname; the
+//!   TIOCGWINSZ, TIOCSWINSZ and TIOCSCTTY ioctls. nix has none of these.
+//! - capset(2) of effective, permitted and inheritable in one call (caps sets them one at a time,
+//!   see capabilities.rs), and PR_CAPBSET_DROP by number for a capability caps has no name for.
+//! - Fds that nix hands over as numbers: fcntl(F_SETFD) on a preserved fd keel does not own, and
+//!   ownership of the fd F_DUPFD_CLOEXEC returns.
+//!
+//! Built on those and on nix, without unsafe code of their own: `write_proc`, `pin_in_root`
+//! (nix's openat2) and the CVE-2019-5736 re-exec (open_tree, mount_setattr, nix's execveat).
+//! Two syscalls live with the feature they serve: seccomp(2) in seccomp.rs and bpf(2) in
+//! cgroups/bpf.rs. Structs and constants come from libc; the few defined here say why.
 
 use nix::errno::Errno;
-use std::ffi::CString;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::ffi::{CStr, CString};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::path::Path;
 
 fn cstr(p: &Path) -> nix::Result<CString> {
     use std::os::unix::ffi::OsStrExt;
     CString::new(p.as_os_str().as_bytes()).map_err(|_| Errno::EINVAL)
-}
-
-#[repr(C)]
-#[derive(Default)]
-struct CloneArgs {
-    flags: u64,
-    pidfd: u64,
-    child_tid: u64,
-    parent_tid: u64,
-    exit_signal: u64,
-    stack: u64,
-    stack_size: u64,
-    tls: u64,
-    set_tid: u64,
-    set_tid_size: u64,
-    cgroup: u64,
 }
 
 pub enum Forked {
@@ -35,13 +35,14 @@ pub enum Forked {
 /// Fork-like clone (no CLONE_VM, no new stack) into new namespaces: clone3 with a pidfd, falling
 /// back to clone(2) where clone3 is missing.
 ///
-/// The child runs on a copy of the parent's address space. The parent is single-threaded (see
-/// STYLE.md), so no lock is held by another thread; the child must still avoid glibc functions that
-/// use the cached thread id (raise/abort), which is why the child ends with `_exit`.
+/// The child runs on a copy of the parent's address space. keel starts no thread before execve,
+/// so no lock is held by another thread; the child must still avoid glibc functions that use the
+/// cached thread id (raise/abort), which is why the child ends with `_exit`.
 pub fn clone_fork(flags: u64) -> nix::Result<Forked> {
     clone_fork_into(flags, None)
 }
 
+/// linux/sched.h. libc's is glibc-only and a deprecated `c_int` that truncates the bit.
 const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
 
 /// `clone_fork`, with the child born in the cgroup2 directory `cgroup` (CLONE_INTO_CGROUP,
@@ -49,10 +50,11 @@ const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
 pub fn clone_fork_into(flags: u64, cgroup: Option<BorrowedFd>) -> nix::Result<Forked> {
     let mut pidfd: libc::c_int = -1;
     let into = cgroup.map_or(0, |_| CLONE_INTO_CGROUP);
-    let args = CloneArgs {
+    let args = libc::clone_args {
         flags: flags | into | libc::CLONE_PIDFD as u64,
         pidfd: &mut pidfd as *mut libc::c_int as u64,
-        cgroup: cgroup.map_or(0, |fd| fd.as_raw_fd() as u64),
+        child_tid: 0,
+        parent_tid: 0,
         // With CLONE_PARENT clone3 wants 0 here: the child then signals like its new parent's
         // own children do (SIGCHLD).
         exit_signal: if flags & libc::CLONE_PARENT as u64 != 0 {
@@ -60,15 +62,20 @@ pub fn clone_fork_into(flags: u64, cgroup: Option<BorrowedFd>) -> nix::Result<Fo
         } else {
             libc::SIGCHLD as u64
         },
-        ..Default::default()
+        stack: 0,
+        stack_size: 0,
+        tls: 0,
+        set_tid: 0,
+        set_tid_size: 0,
+        cgroup: cgroup.map_or(0, |fd| fd.as_raw_fd() as u64),
     };
     // SAFETY: clone3 with stack == 0 and without CLONE_VM has fork semantics: the child gets a copy
     // of this address space and returns 0 here; `args` and `pidfd` outlive the call.
     let r = unsafe {
         libc::syscall(
             libc::SYS_clone3,
-            &args as *const CloneArgs,
-            std::mem::size_of::<CloneArgs>(),
+            &args as *const libc::clone_args,
+            std::mem::size_of::<libc::clone_args>(),
         )
     };
     let r = if r < 0 && Errno::last() == Errno::ENOSYS && cgroup.is_none() {
@@ -99,41 +106,34 @@ pub fn clone_fork_into(flags: u64, cgroup: Option<BorrowedFd>) -> nix::Result<Fo
     }
 }
 
-pub fn pivot_root(new_root: &Path, put_old: &Path) -> nix::Result<()> {
-    let (n, o) = (cstr(new_root)?, cstr(put_old)?);
-    // SAFETY: both are valid NUL-terminated strings for the duration of the call.
-    Errno::result(unsafe { libc::syscall(libc::SYS_pivot_root, n.as_ptr(), o.as_ptr()) }).map(drop)
-}
-
-#[repr(C)]
-struct MountAttr {
-    attr_set: u64,
-    attr_clr: u64,
-    propagation: u64,
-    userns_fd: u64,
-}
-
-pub const AT_RECURSIVE: u32 = 0x8000;
-
 /// mount_setattr(2) on a path, recursively when `recursive`.
 pub fn mount_setattr(path: &Path, recursive: bool, set: u64, clr: u64) -> nix::Result<()> {
-    let p = cstr(path)?;
-    let attr = MountAttr {
+    let flags = if recursive { libc::AT_RECURSIVE } else { 0 };
+    mount_setattr_at(nix::fcntl::AT_FDCWD, &cstr(path)?, flags, set, clr)
+}
+
+fn mount_setattr_at(
+    dirfd: BorrowedFd,
+    path: &CStr,
+    flags: libc::c_int,
+    set: u64,
+    clr: u64,
+) -> nix::Result<()> {
+    let attr = libc::mount_attr {
         attr_set: set,
         attr_clr: clr,
         propagation: 0,
         userns_fd: 0,
     };
-    let flags = if recursive { AT_RECURSIVE } else { 0 };
-    // SAFETY: `p` and `attr` are valid for the call; size matches the struct passed.
+    // SAFETY: `path` and `attr` are valid for the call; the size passed is that of `attr`.
     Errno::result(unsafe {
         libc::syscall(
             libc::SYS_mount_setattr,
-            libc::AT_FDCWD,
-            p.as_ptr(),
+            dirfd.as_raw_fd(),
+            path.as_ptr(),
             flags,
-            &attr as *const MountAttr,
-            std::mem::size_of::<MountAttr>(),
+            &attr as *const libc::mount_attr,
+            std::mem::size_of::<libc::mount_attr>(),
         )
     })
     .map(drop)
@@ -162,15 +162,24 @@ pub fn clear_cloexec(fd: RawFd) -> nix::Result<()> {
 /// Duplicate `fd` to a close-on-exec fd numbered at least `min`, so internal fds never sit in
 /// the range of preserved fds.
 pub fn dup_above(fd: OwnedFd, min: RawFd) -> nix::Result<OwnedFd> {
+    use nix::fcntl::{fcntl, FcntlArg};
     if fd.as_raw_fd() >= min {
         return Ok(fd);
     }
-    // SAFETY: F_DUPFD_CLOEXEC returns a new fd that we then own exclusively.
-    let n = Errno::result(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, min) })?;
-    // SAFETY: `n` is a fresh fd returned by the kernel above.
+    let n = fcntl(&fd, FcntlArg::F_DUPFD_CLOEXEC(min))?;
+    // SAFETY: F_DUPFD_CLOEXEC returned a fresh fd that nothing else owns (nix gives a number).
     Ok(unsafe { OwnedFd::from_raw_fd(n) })
 }
 
+/// prctl(PR_CAPBSET_DROP) by number, for a capability newer than the caps crate, which takes only
+/// its own `Capability` names.
+pub fn capbset_drop(cap: u32) -> nix::Result<()> {
+    // SAFETY: prctl with integer arguments only.
+    Errno::result(unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) })
+        .map(drop)
+}
+
+// linux/capability.h: libc has neither the two structs nor _LINUX_CAPABILITY_VERSION_3.
 #[repr(C)]
 struct CapHeader {
     version: u32,
@@ -211,48 +220,33 @@ pub fn capset(effective: u64, permitted: u64, inheritable: u64) -> nix::Result<(
     .map(drop)
 }
 
-#[repr(C)]
-#[derive(Default)]
-pub struct SchedAttr {
-    pub size: u32,
-    pub sched_policy: u32,
-    pub sched_flags: u64,
-    pub sched_nice: i32,
-    pub sched_priority: u32,
-    pub sched_runtime: u64,
-    pub sched_deadline: u64,
-    pub sched_period: u64,
-}
-
-pub fn sched_setattr(attr: &mut SchedAttr) -> nix::Result<()> {
-    attr.size = std::mem::size_of::<SchedAttr>() as u32;
+pub fn sched_setattr(attr: &mut libc::sched_attr) -> nix::Result<()> {
+    attr.size = std::mem::size_of::<libc::sched_attr>() as u32;
     // SAFETY: `attr` is a valid sched_attr of the declared size.
-    Errno::result(unsafe { libc::syscall(libc::SYS_sched_setattr, 0, attr as *mut SchedAttr, 0) })
-        .map(drop)
+    Errno::result(unsafe {
+        libc::syscall(libc::SYS_sched_setattr, 0, attr as *mut libc::sched_attr, 0)
+    })
+    .map(drop)
 }
 
 pub fn ioprio_set(value: i32) -> nix::Result<()> {
-    const IOPRIO_WHO_PROCESS: i32 = 1;
-    // SAFETY: plain integer arguments.
+    const IOPRIO_WHO_PROCESS: i32 = 1; // linux/ioprio.h; not in libc
+                                       // SAFETY: plain integer arguments.
     Errno::result(unsafe { libc::syscall(libc::SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, value) })
         .map(drop)
-}
-
-pub fn personality(persona: u64) -> nix::Result<()> {
-    // SAFETY: plain integer argument.
-    Errno::result(unsafe { libc::personality(persona as libc::c_ulong) }).map(drop)
 }
 
 /// Join a new session keyring named `name` (runc does this unless --no-new-keyring) and add
 /// `search` to its permissions, as runc does (the kernel default leaves it unsearchable).
 pub fn join_session_keyring(name: &str, search_bits: u32) -> nix::Result<()> {
-    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_int = 1;
-    const KEYCTL_SETPERM: libc::c_int = 5;
-    const KEYCTL_DESCRIBE: libc::c_int = 6;
     let n = CString::new(name).map_err(|_| Errno::EINVAL)?;
     // SAFETY: `n` is a valid NUL-terminated string for the duration of the call.
     let serial = Errno::result(unsafe {
-        libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, n.as_ptr())
+        libc::syscall(
+            libc::SYS_keyctl,
+            libc::KEYCTL_JOIN_SESSION_KEYRING,
+            n.as_ptr(),
+        )
     })?;
     // "keyring;<uid>;<gid>;<perm>;<name>": the kernel copies nothing into a shorter buffer.
     let mut buf = vec![0u8; name.len() + 128];
@@ -260,7 +254,7 @@ pub fn join_session_keyring(name: &str, search_bits: u32) -> nix::Result<()> {
     let len = Errno::result(unsafe {
         libc::syscall(
             libc::SYS_keyctl,
-            KEYCTL_DESCRIBE,
+            libc::KEYCTL_DESCRIBE,
             serial,
             buf.as_mut_ptr(),
             buf.len(),
@@ -275,9 +269,46 @@ pub fn join_session_keyring(name: &str, search_bits: u32) -> nix::Result<()> {
         .ok_or(Errno::EINVAL)?;
     // SAFETY: integer arguments only.
     Errno::result(unsafe {
-        libc::syscall(libc::SYS_keyctl, KEYCTL_SETPERM, serial, perm | search_bits)
+        libc::syscall(
+            libc::SYS_keyctl,
+            libc::KEYCTL_SETPERM,
+            serial,
+            perm | search_bits,
+        )
     })
     .map(drop)
+}
+
+/// setdomainname(2) (nix has sethostname only).
+pub fn setdomainname(name: &CStr) -> nix::Result<()> {
+    let len = name.to_bytes().len();
+    // SAFETY: `name` is valid for `len` bytes for the duration of the call.
+    Errno::result(unsafe { libc::setdomainname(name.as_ptr(), len) }).map(drop)
+}
+
+/// TIOCGWINSZ: the window size of the terminal `fd`.
+pub fn get_winsize(fd: BorrowedFd) -> nix::Result<libc::winsize> {
+    let mut ws = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCGWINSZ writes one winsize into `ws`, which lives for the call.
+    Errno::result(unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCGWINSZ, &mut ws) })?;
+    Ok(ws)
+}
+
+/// TIOCSWINSZ: set the window size of the terminal `fd`.
+pub fn set_winsize(fd: BorrowedFd, ws: &libc::winsize) -> nix::Result<()> {
+    // SAFETY: TIOCSWINSZ reads one winsize from `ws`, which lives for the call.
+    Errno::result(unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSWINSZ, ws) }).map(drop)
+}
+
+/// TIOCSCTTY: make the terminal `fd` the controlling terminal of this session (its leader).
+pub fn set_controlling_tty(fd: BorrowedFd) -> nix::Result<()> {
+    // SAFETY: TIOCSCTTY takes an integer argument (0: do not steal it from another session).
+    Errno::result(unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSCTTY, 0) }).map(drop)
 }
 
 /// pidfd_send_signal(2): signal a process through its pidfd (no PID-reuse race).
@@ -340,7 +371,6 @@ pub fn reexec_from_readonly_mount() -> nix::Result<()> {
     if st.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY) {
         return Ok(());
     }
-    const OPEN_TREE_CLONE: u32 = 1;
     let path = CString::new("/proc/self/exe").map_err(|_| Errno::EINVAL)?;
     // SAFETY: `path` is a valid NUL-terminated string; the result is a new fd we own.
     let fd = Errno::result(unsafe {
@@ -348,29 +378,18 @@ pub fn reexec_from_readonly_mount() -> nix::Result<()> {
             libc::SYS_open_tree,
             libc::AT_FDCWD,
             path.as_ptr(),
-            OPEN_TREE_CLONE | libc::O_CLOEXEC as u32,
+            libc::OPEN_TREE_CLONE | libc::OPEN_TREE_CLOEXEC,
         )
     })?;
     // SAFETY: fresh fd from the kernel.
     let tree = unsafe { OwnedFd::from_raw_fd(fd as RawFd) };
-    let empty = CString::new("").map_err(|_| Errno::EINVAL)?;
-    let attr = MountAttr {
-        attr_set: 0x01, // MOUNT_ATTR_RDONLY
-        attr_clr: 0,
-        propagation: 0,
-        userns_fd: 0,
-    };
-    // SAFETY: valid fd, empty path with AT_EMPTY_PATH, and a mount_attr of the declared size.
-    Errno::result(unsafe {
-        libc::syscall(
-            libc::SYS_mount_setattr,
-            tree.as_raw_fd(),
-            empty.as_ptr(),
-            libc::AT_EMPTY_PATH,
-            &attr as *const MountAttr,
-            std::mem::size_of::<MountAttr>(),
-        )
-    })?;
+    mount_setattr_at(
+        tree.as_fd(),
+        c"",
+        libc::AT_EMPTY_PATH,
+        libc::MOUNT_ATTR_RDONLY,
+        0,
+    )?;
     use std::os::unix::ffi::OsStrExt;
     let to_c = |s: &std::ffi::OsStr| CString::new(s.as_bytes()).map_err(|_| Errno::EINVAL);
     let args: Vec<CString> = std::env::args_os()
@@ -384,23 +403,7 @@ pub fn reexec_from_readonly_mount() -> nix::Result<()> {
             to_c(&kv)
         })
         .collect::<nix::Result<_>>()?;
-    let mut argv: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
-    argv.push(std::ptr::null());
-    let mut envp: Vec<*const libc::c_char> = env.iter().map(|a| a.as_ptr()).collect();
-    envp.push(std::ptr::null());
-    // SAFETY: argv/envp are NULL-terminated arrays of valid C strings that outlive the call;
-    // on success execveat does not return.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_execveat,
-            tree.as_raw_fd(),
-            empty.as_ptr(),
-            argv.as_ptr(),
-            envp.as_ptr(),
-            libc::AT_EMPTY_PATH,
-        )
-    };
-    Errno::result(r).map(drop)
+    nix::unistd::execveat(&tree, c"", &args, &env, nix::fcntl::AtFlags::AT_EMPTY_PATH).map(drop)
 }
 
 /// A path inside `root`, opened with openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS): symlinks
@@ -418,45 +421,22 @@ impl Pinned {
 }
 
 pub fn pin_in_root(root: &Path, inside: &Path) -> nix::Result<Pinned> {
-    #[repr(C)]
-    struct OpenHow {
-        flags: u64,
-        mode: u64,
-        resolve: u64,
-    }
-    const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
-    const RESOLVE_IN_ROOT: u64 = 0x10;
+    use nix::fcntl::{OFlag, OpenHow, ResolveFlag};
     let root_fd = nix::fcntl::open(
         root,
-        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
         nix::sys::stat::Mode::empty(),
     )?;
-    // SAFETY: fresh fd from `open`, owned here.
-    let root_fd = unsafe { OwnedFd::from_raw_fd(root_fd) };
     let rel = inside.strip_prefix("/").unwrap_or(inside);
     let rel = if rel.as_os_str().is_empty() {
         Path::new(".")
     } else {
         rel
     };
-    let c = cstr(rel)?;
-    let how = OpenHow {
-        flags: (libc::O_PATH | libc::O_CLOEXEC) as u64,
-        mode: 0,
-        resolve: RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
-    };
-    // SAFETY: valid dirfd, NUL-terminated path and an open_how of the size passed.
-    let fd = Errno::result(unsafe {
-        libc::syscall(
-            libc::SYS_openat2,
-            root_fd.as_raw_fd(),
-            c.as_ptr(),
-            &how as *const OpenHow,
-            std::mem::size_of::<OpenHow>(),
-        )
-    })? as RawFd;
-    // SAFETY: fresh fd from openat2, owned here.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let how = OpenHow::new()
+        .flags(OFlag::O_PATH | OFlag::O_CLOEXEC)
+        .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
+    let fd = nix::fcntl::openat2(&root_fd, rel, how)?;
     let path = std::path::PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()));
     Ok(Pinned { fd, path })
 }

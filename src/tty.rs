@@ -3,11 +3,12 @@
 //! to the console socket with SCM_RIGHTS (the payload names the file, as runc sends it).
 
 use crate::error::{Context, Result};
+use crate::sys;
 use nix::fcntl::OFlag;
 use nix::mount::{mount, MsFlags};
 use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
 use std::io::IoSlice;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 
@@ -37,18 +38,14 @@ pub fn setup_console(
             ws_xpixel: 0,
             ws_ypixel: 0,
         };
-        // SAFETY: TIOCSWINSZ reads a winsize struct that lives for the call.
-        let r = unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
-        nix::errno::Errno::result(r).context("process.consoleSize: TIOCSWINSZ")?;
+        sys::set_winsize(master.as_fd(), &ws).context("process.consoleSize: TIOCSWINSZ")?;
     }
-    let slave_fd = nix::fcntl::open(
+    let slave = nix::fcntl::open(
         slave_name.as_str(),
         OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC,
         nix::sys::stat::Mode::empty(),
     )
     .with_context(|| format!("process.terminal: open {slave_name}"))?;
-    // SAFETY: `open` just returned this fd and nothing else owns it.
-    let slave = unsafe { OwnedFd::from_raw_fd(slave_fd) };
     if bind_console {
         let console = Path::new("/dev/console");
         if !console.exists() {
@@ -74,13 +71,14 @@ pub fn setup_console(
     )
     .context("--console-socket: send the pty master")?;
     drop(master);
-    for n in 0..3 {
-        nix::unistd::dup2(slave.as_raw_fd(), n)
-            .context("process.terminal: dup2 the pty to stdio")?;
+    for dup2 in [
+        nix::unistd::dup2_stdin,
+        nix::unistd::dup2_stdout,
+        nix::unistd::dup2_stderr,
+    ] {
+        dup2(&slave).context("process.terminal: dup2 the pty to stdio")?;
     }
-    // SAFETY: TIOCSCTTY with argument 0 on our own terminal fd; we are a session leader.
-    let r = unsafe { libc::ioctl(0, libc::TIOCSCTTY, 0) };
-    nix::errno::Errno::result(r).context("process.terminal: TIOCSCTTY")?;
+    sys::set_controlling_tty(std::io::stdin().as_fd()).context("process.terminal: TIOCSCTTY")?;
     Ok(())
 }
 
@@ -113,17 +111,8 @@ pub fn receive_master(sock: &OwnedFd) -> Result<OwnedFd> {
 
 /// Copy the window size of our terminal (if stdin is one) to the container's pty.
 pub fn copy_winsize(master: &OwnedFd) {
-    let mut ws = libc::winsize {
-        ws_row: 0,
-        ws_col: 0,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    // SAFETY: TIOCGWINSZ/TIOCSWINSZ read or write a winsize struct that lives for the call.
-    unsafe {
-        if libc::ioctl(0, libc::TIOCGWINSZ, &mut ws) == 0 {
-            libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &ws);
-        }
+    if let Ok(ws) = sys::get_winsize(std::io::stdin().as_fd()) {
+        let _ = sys::set_winsize(master.as_fd(), &ws);
     }
 }
 

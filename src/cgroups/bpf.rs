@@ -27,15 +27,19 @@ pub const R3: u8 = 3;
 pub const R4: u8 = 4;
 pub const R5: u8 = 5;
 
-// Opcodes (class | op | source).
-pub const LDX_MEM_W: u8 = 0x61; // BPF_LDX | BPF_MEM | BPF_W
-pub const ALU32_AND_K: u8 = 0x54; // BPF_ALU | BPF_AND | BPF_K
-pub const ALU32_RSH_K: u8 = 0x74; // BPF_ALU | BPF_RSH | BPF_K
-pub const ALU32_MOV_K: u8 = 0xb4; // BPF_ALU | BPF_MOV | BPF_K
-pub const ALU32_MOV_X: u8 = 0xbc; // BPF_ALU | BPF_MOV | BPF_X
-pub const JEQ_K: u8 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
-pub const JNE_K: u8 = 0x55; // BPF_JMP | BPF_JNE | BPF_K
-pub const EXIT: u8 = 0x95; // BPF_JMP | BPF_EXIT
+// Opcodes (class | op | source), from libc's classic BPF parts where it has them; libc has none
+// of the eBPF-only ones (linux/bpf.h's BPF_MOV, BPF_JNE, BPF_EXIT).
+const BPF_MOV: u32 = 0xb0;
+const BPF_JNE: u32 = 0x50;
+const BPF_EXIT: u32 = 0x90;
+pub const LDX_MEM_W: u8 = (libc::BPF_LDX | libc::BPF_MEM | libc::BPF_W) as u8;
+pub const ALU32_AND_K: u8 = (libc::BPF_ALU | libc::BPF_AND | libc::BPF_K) as u8;
+pub const ALU32_RSH_K: u8 = (libc::BPF_ALU | libc::BPF_RSH | libc::BPF_K) as u8;
+pub const ALU32_MOV_K: u8 = (libc::BPF_ALU | BPF_MOV | libc::BPF_K) as u8;
+pub const ALU32_MOV_X: u8 = (libc::BPF_ALU | BPF_MOV | libc::BPF_X) as u8;
+pub const JEQ_K: u8 = (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u8;
+pub const JNE_K: u8 = (libc::BPF_JMP | BPF_JNE | libc::BPF_K) as u8;
+pub const EXIT: u8 = (libc::BPF_JMP | BPF_EXIT) as u8;
 
 pub fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> Insn {
     Insn {
@@ -53,6 +57,7 @@ pub const ACC_MKNOD: u8 = 1; // BPF_DEVCG_ACC_MKNOD
 pub const ACC_READ: u8 = 2; // BPF_DEVCG_ACC_READ
 pub const ACC_WRITE: u8 = 4; // BPF_DEVCG_ACC_WRITE
 
+// linux/bpf.h, which libc does not cover.
 const BPF_PROG_LOAD: libc::c_int = 5;
 const BPF_PROG_ATTACH: libc::c_int = 8;
 const BPF_PROG_TYPE_CGROUP_DEVICE: u32 = 15;

@@ -2,7 +2,7 @@
 //! clone, and the two ways a new process joins with them.
 
 use crate::error::{Context, Result};
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 /// How a new child enters the container's cgroups without keel writing its pid to cgroup.procs.
@@ -30,8 +30,6 @@ impl Entry {
         let open = |p: &Path, flags: OFlag| -> Result<OwnedFd> {
             let fd = nix::fcntl::open(p, flags | OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
                 .with_context(|| format!("join cgroup: open {}", p.display()))?;
-            // SAFETY: `open` just returned this fd and nothing else owns it.
-            let fd = unsafe { OwnedFd::from_raw_fd(fd) };
             crate::sys::dup_above(fd, min_fd).context("dup fd")
         };
         let mut entry = Entry {

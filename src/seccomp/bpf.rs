@@ -22,30 +22,34 @@
 
 use std::collections::BTreeMap;
 
-pub const LD_W_ABS: u16 = 0x20; // BPF_LD | BPF_W | BPF_ABS
-pub const ALU_AND_K: u16 = 0x54; // BPF_ALU | BPF_AND | BPF_K
-pub const JMP_JA: u16 = 0x05; // BPF_JMP | BPF_JA
-pub const JMP_JEQ_K: u16 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
-pub const JMP_JGT_K: u16 = 0x25; // BPF_JMP | BPF_JGT | BPF_K
-pub const JMP_JGE_K: u16 = 0x35; // BPF_JMP | BPF_JGE | BPF_K
-pub const JMP_JSET_K: u16 = 0x45; // BPF_JMP | BPF_JSET | BPF_K
-pub const RET_K: u16 = 0x06; // BPF_RET | BPF_K
+// The opcodes keel emits, from libc's classic BPF parts (u32 there, u16 in `sock_filter`).
+pub const LD_W_ABS: u16 = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
+pub const ALU_AND_K: u16 = (libc::BPF_ALU | libc::BPF_AND | libc::BPF_K) as u16;
+pub const JMP_JA: u16 = (libc::BPF_JMP | libc::BPF_JA) as u16;
+pub const JMP_JEQ_K: u16 = (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16;
+pub const JMP_JGT_K: u16 = (libc::BPF_JMP | libc::BPF_JGT | libc::BPF_K) as u16;
+pub const JMP_JGE_K: u16 = (libc::BPF_JMP | libc::BPF_JGE | libc::BPF_K) as u16;
+pub const JMP_JSET_K: u16 = (libc::BPF_JMP | libc::BPF_JSET | libc::BPF_K) as u16;
+pub const RET_K: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
 
-/// The kernel's limit on a filter's length (BPF_MAXINSNS).
-pub const MAX_INSNS: usize = 4096;
+/// The kernel's limit on a filter's length.
+pub const MAX_INSNS: usize = libc::BPF_MAXINSNS as usize;
 
-pub const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
-pub const AUDIT_ARCH_I386: u32 = 0x4000_0003;
+// linux/audit.h and asm/unistd_x32.h: libc exports no AUDIT_ARCH_* at all, and
+// __X32_SYSCALL_BIT only when building for the x32 target itself.
+pub const AUDIT_ARCH_X86_64: u32 = 0xc000_003e; // EM_X86_64 | __AUDIT_ARCH_64BIT | _LE
+pub const AUDIT_ARCH_I386: u32 = 0x4000_0003; // EM_386 | __AUDIT_ARCH_LE
 pub const X32_SYSCALL_BIT: u32 = 0x4000_0000;
 
-/// struct seccomp_data: nr (u32) at 0, arch (u32) at 4, instruction_pointer (u64) at 8,
-/// args[6] (u64) from 16. x86 is little-endian: an argument's low word comes first.
-const OFF_NR: u32 = 0;
-const OFF_ARCH: u32 = 4;
-pub const SECCOMP_DATA_SIZE: u32 = 64;
+/// Offsets into `struct seccomp_data`, the packet a filter reads. x86 is little-endian: an
+/// argument's low word comes first.
+const OFF_NR: u32 = std::mem::offset_of!(libc::seccomp_data, nr) as u32;
+const OFF_ARCH: u32 = std::mem::offset_of!(libc::seccomp_data, arch) as u32;
+const OFF_ARGS: u32 = std::mem::offset_of!(libc::seccomp_data, args) as u32;
+pub const SECCOMP_DATA_SIZE: u32 = std::mem::size_of::<libc::seccomp_data>() as u32;
 
 fn off_lo(index: u8) -> u32 {
-    16 + 8 * u32::from(index)
+    OFF_ARGS + 8 * u32::from(index)
 }
 
 fn off_hi(index: u8) -> u32 {
@@ -120,7 +124,7 @@ pub struct Profile {
     pub abis: BTreeMap<Abi, AbiRules>,
 }
 
-pub const RET_ERRNO_ENOSYS: u32 = 0x0005_0000 | libc::ENOSYS as u32;
+pub const RET_ERRNO_ENOSYS: u32 = libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Label(usize);
@@ -619,9 +623,9 @@ mod tests {
     use super::interp::{run, Data};
     use super::*;
 
-    const ALLOW: u32 = 0x7fff_0000;
-    const KILL: u32 = 0;
-    const EPERM: u32 = 0x0005_0001;
+    const ALLOW: u32 = libc::SECCOMP_RET_ALLOW;
+    const KILL: u32 = libc::SECCOMP_RET_KILL_THREAD;
+    const EPERM: u32 = libc::SECCOMP_RET_ERRNO | libc::EPERM as u32;
 
     fn profile(default: u32, rules: &[(u32, Rule)]) -> Profile {
         let mut r = AbiRules::default();
@@ -746,7 +750,15 @@ mod tests {
     fn many_syscalls_need_long_jumps_and_still_dispatch_right() {
         // 300 syscalls, each with a conditional rule of its own: jumps far beyond 255.
         let rules: Vec<(u32, Rule)> = (0..300)
-            .map(|nr| (nr, rule(0x0005_0000 | nr, &[(0, Op::Eq, u64::from(nr), 0)])))
+            .map(|nr| {
+                (
+                    nr,
+                    rule(
+                        libc::SECCOMP_RET_ERRNO | nr,
+                        &[(0, Op::Eq, u64::from(nr), 0)],
+                    ),
+                )
+            })
             .collect();
         let p = profile(ALLOW, &rules);
         let prog = compile(&p).unwrap();
@@ -755,7 +767,11 @@ mod tests {
         for nr in 0..320 {
             let hit = run(&prog, &Data::x86_64(nr, &[u64::from(nr)])).0;
             let miss = run(&prog, &Data::x86_64(nr, &[u64::from(nr) + 1])).0;
-            let want = if nr < 300 { 0x0005_0000 | nr } else { ALLOW };
+            let want = if nr < 300 {
+                libc::SECCOMP_RET_ERRNO | nr
+            } else {
+                ALLOW
+            };
             assert_eq!(hit, want, "nr {nr}");
             assert_eq!(miss, ALLOW, "nr {nr}");
         }
@@ -872,7 +888,14 @@ mod tests {
     #[test]
     fn random_profiles_compile_to_what_they_mean() {
         let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-        let actions = [ALLOW, KILL, EPERM, 0x0005_0026, 0x8000_0000, 0x7ffc_0000];
+        let actions = [
+            ALLOW,
+            KILL,
+            EPERM,
+            RET_ERRNO_ENOSYS,
+            libc::SECCOMP_RET_KILL_PROCESS,
+            libc::SECCOMP_RET_LOG,
+        ];
         for round in 0..300 {
             let mut abis = BTreeMap::new();
             for abi in [Abi::X86_64, Abi::X32, Abi::I386] {
