@@ -80,9 +80,7 @@ fn exec_recipe(p: &ProcessPlan, f: &mut ExecFds) -> Result<Infallible> {
         crate::tty::setup_console(console, p.process.console_size(), false)?;
     }
     let (exe, args, env) = become_process(p, &f.chan)?;
-    prctl::set_pdeathsig(None).context("prctl PR_SET_PDEATHSIG")?;
-    seccomp_last(p, &f.chan)?;
-    f.chan.send(&Msg::Ready)?;
+    ready(p, &f.chan)?;
     Err(process::execve(&exe, &args, &env))
 }
 
@@ -165,18 +163,30 @@ fn seccomp_last(p: &ProcessPlan, chan: &crate::channel::Channel) -> Result<()> {
     Ok(())
 }
 
+/// Init, from the clone to the container's execve: one call per step, in the order the steps
+/// must happen (the numbered syncs are channel.rs's ladder).
 fn recipe(p: &Plan, f: &mut ChildFds) -> Result<Infallible> {
-    let spec = p.spec;
-    let proc = p.proc.process;
-
     early()?;
     // The v1 cgroups (cgroups::Entry), joined while keel writes the id maps; a failure is
     // reported once keel listens.
     let entered = f.cgroup.enter_v1();
-
     // sync 1: the parent has written the id maps; we are in the container's cgroup2 directory.
     f.chan.expect(|m| *m == Msg::Go, "Go")?;
     entered?;
+    enter_namespaces(p, f)?;
+    build_rootfs(p)?;
+    create_container_hooks(p, f)?;
+    switch_root(p)?;
+    finish_rootfs(p, f)?;
+    let (exe, args, env) = become_process(&p.proc, &f.chan)?;
+    ready(&p.proc, &f.chan)?;
+    wait_for_start(p, f)?;
+    Err(process::execve(&exe, &args, &env))
+}
+
+/// The namespaces that are not the clone's: become root of the user namespace, join those given
+/// by path, unshare the cgroup namespace (once in the cgroup), the session keyring, setsid.
+fn enter_namespaces(p: &Plan, f: &ChildFds) -> Result<()> {
     if p.ns.in_user() {
         // Become the mapped root of the (new or joined) user namespace.
         let root_g = nix::unistd::Gid::from_raw(0);
@@ -201,8 +211,11 @@ fn recipe(p: &Plan, f: &mut ChildFds) -> Result<Infallible> {
         }
     }
     nix::unistd::setsid().context("setsid")?;
+    Ok(())
+}
 
-    // Root filesystem, mounts and devices, still seeing the host's paths.
+/// Root filesystem, mounts[], /dev and the cwd, still seeing the host's paths.
+fn build_rootfs(p: &Plan) -> Result<()> {
     let rootfs = &p.bundle.rootfs;
     rootfs::prepare(rootfs, p.propagation)?;
     let ctx = mounts::Ctx {
@@ -218,30 +231,39 @@ fn recipe(p: &Plan, f: &mut ChildFds) -> Result<Infallible> {
     if let Some(devices) = &p.devices {
         rootfs::setup_dev(rootfs, devices, p.ns.in_user())?;
     }
-    rootfs::create_cwd(rootfs, proc.cwd())?;
+    rootfs::create_cwd(rootfs, p.proc.process.cwd())
+}
 
-    // sync 2: prestart and createRuntime hooks run in the parent; createContainer runs here, in
-    // the container's namespaces, before pivot_root.
+/// sync 2: prestart and createRuntime hooks run in the parent; createContainer runs here, in
+/// the container's namespaces, before pivot_root.
+fn create_container_hooks(p: &Plan, f: &ChildFds) -> Result<()> {
     if p.hook_sync {
         f.chan.send(&Msg::MountsDone)?;
         f.chan.expect(|m| *m == Msg::HooksDone, "HooksDone")?;
         hooks::run(
-            spec,
+            p.spec,
             Kind::CreateContainer,
             &container_view(p, crate::state::Status::Creating),
         )?;
     }
+    Ok(())
+}
 
+fn switch_root(p: &Plan) -> Result<()> {
     if p.no_pivot {
-        rootfs::move_root(rootfs)?;
+        rootfs::move_root(&p.bundle.rootfs)
     } else {
-        rootfs::pivot(rootfs)?;
+        rootfs::pivot(&p.bundle.rootfs)
     }
+}
 
-    // Inside the rootfs.
+/// Inside the rootfs: sysctls, the console, a read-only root, read-only and masked paths,
+/// hostname and domainname, personality.
+fn finish_rootfs(p: &Plan, f: &ChildFds) -> Result<()> {
+    let spec = p.spec;
     sysctl::apply(&p.sysctl)?;
     if let Some(console) = &f.console {
-        crate::tty::setup_console(console, proc.console_size(), true)?;
+        crate::tty::setup_console(console, p.proc.process.console_size(), true)?;
     }
     if spec.root().as_ref().and_then(|r| r.readonly()) == Some(true) {
         rootfs::make_root_readonly()?;
@@ -249,18 +271,23 @@ fn recipe(p: &Plan, f: &mut ChildFds) -> Result<Infallible> {
     mounts::readonly_paths(spec)?;
     mounts::masked_paths(spec)?;
     namespaces::set_names(spec)?;
-    process::apply_personality(spec)?;
-    let (exe, args, env) = become_process(&p.proc, &f.chan)?;
+    process::apply_personality(spec)
+}
 
-    // sync 3: ready. From here keel create may exit, so stop dying with it.
+/// sync 3: ready. From here keel create may exit, so stop dying with it.
+fn ready(p: &ProcessPlan, chan: &crate::channel::Channel) -> Result<()> {
     prctl::set_pdeathsig(None).context("prctl PR_SET_PDEATHSIG")?;
-    seccomp_last(&p.proc, &f.chan)?;
-    f.chan.send(&Msg::Ready)?;
+    seccomp_last(p, chan)?;
+    chan.send(&Msg::Ready)
+}
 
-    // Block until `start` opens the fifo for reading. The fifo lives in the host's state dir,
-    // reached through the host /proc fd opened before pivot_root. The fd is never closed here:
-    // execve or init's `_exit` closes it, so on a failure `start` sees EOF only after init has
-    // reported the error.
+/// Block until `start` opens the exec fifo for reading, run the startContainer hooks, set the
+/// final CPU affinity, then write the byte that tells `start` the process is about to be
+/// executed. The fifo lives in the host's state dir, reached through the host /proc fd opened
+/// before pivot_root. Its fd is never closed here: execve (close-on-exec) or init's `_exit`
+/// closes it, so `start` sees EOF after the byte only once the process has been executed, and
+/// without it (a failing startContainer hook) only after init has reported the error.
+fn wait_for_start(p: &Plan, f: &ChildFds) -> Result<()> {
     let fifo_path = format!("self/fd/{}", f.fifo.as_raw_fd());
     let fd = std::mem::ManuallyDrop::new(
         nix::fcntl::openat(
@@ -271,18 +298,16 @@ fn recipe(p: &Plan, f: &mut ChildFds) -> Result<Infallible> {
         )
         .context("open exec fifo")?,
     );
-
-    // `start` is waiting on the other end. A failing startContainer hook closes the fifo
-    // without the byte (start fails); otherwise the byte goes first and the fd, close-on-exec,
-    // closes at the execve itself, which tells `start` the process has been executed.
     if p.hook_sync {
         hooks::run(
-            spec,
+            p.spec,
             Kind::StartContainer,
             &container_view(p, crate::state::Status::Created),
         )?;
     }
-    if let Some(fin) = proc
+    if let Some(fin) = p
+        .proc
+        .process
         .exec_cpu_affinity()
         .as_ref()
         .and_then(|a| a.cpu_affinity_final().as_ref())
@@ -290,5 +315,5 @@ fn recipe(p: &Plan, f: &mut ChildFds) -> Result<Infallible> {
         process::set_affinity(fin, "process.execCPUAffinity.final")?;
     }
     nix::unistd::write(&*fd, b"0").context("write exec fifo")?;
-    Err(process::execve(&exe, &args, &env))
+    Ok(())
 }
