@@ -97,6 +97,37 @@ impl Filter {
     }
 }
 
+/// What the compiler below takes, as `keel features` lists it: every action, operator and flag
+/// of the runtime-spec (`action`, `op` and `flags` match each of them), and the architectures
+/// that get a filter section of their own on x86_64 (`abis`; others are skipped).
+pub const ACTIONS: [LinuxSeccompAction; 9] = [
+    LinuxSeccompAction::ScmpActKill,
+    LinuxSeccompAction::ScmpActKillProcess,
+    LinuxSeccompAction::ScmpActKillThread,
+    LinuxSeccompAction::ScmpActTrap,
+    LinuxSeccompAction::ScmpActErrno,
+    LinuxSeccompAction::ScmpActTrace,
+    LinuxSeccompAction::ScmpActAllow,
+    LinuxSeccompAction::ScmpActLog,
+    LinuxSeccompAction::ScmpActNotify,
+];
+pub const OPERATORS: [LinuxSeccompOperator; 7] = [
+    LinuxSeccompOperator::ScmpCmpNe,
+    LinuxSeccompOperator::ScmpCmpLt,
+    LinuxSeccompOperator::ScmpCmpLe,
+    LinuxSeccompOperator::ScmpCmpEq,
+    LinuxSeccompOperator::ScmpCmpGe,
+    LinuxSeccompOperator::ScmpCmpGt,
+    LinuxSeccompOperator::ScmpCmpMaskedEq,
+];
+pub const ARCHES: [Arch; 3] = [Arch::ScmpArchX86, Arch::ScmpArchX86_64, Arch::ScmpArchX32];
+pub const FLAGS: [LinuxSeccompFilterFlag; 4] = [
+    LinuxSeccompFilterFlag::SeccompFilterFlagLog,
+    LinuxSeccompFilterFlag::SeccompFilterFlagSpecAllow,
+    LinuxSeccompFilterFlag::SeccompFilterFlagTsync,
+    LinuxSeccompFilterFlag::SeccompFilterFlagWaitKillableRecv,
+];
+
 /// The kernel's ordering of actions across stacked filters: lower is more restrictive.
 fn precedence(ret: u32) -> i32 {
     (ret & 0xffff_0000) as i32
@@ -511,6 +542,33 @@ mod tests {
         assert_eq!((e.1, e.2, e.3), (-1, 212, -1));
         assert!(matches!(lookup("arm_fadvise64_64"), Lookup::OtherArch));
         assert!(matches!(lookup("no_such_call"), Lookup::Unknown));
+    }
+
+    #[test]
+    fn the_feature_tables_are_what_the_compiler_takes() {
+        let mut rets: Vec<u32> = ACTIONS
+            .iter()
+            .filter_map(|a| action(*a, None, "f", "e").ok())
+            .collect();
+        assert_eq!(rets.len(), ACTIONS.len());
+        rets.sort_unstable();
+        rets.dedup();
+        // KILL and KILL_THREAD are one action.
+        assert_eq!(rets.len(), ACTIONS.len() - 1);
+        let ops: Vec<Op> = OPERATORS.iter().map(|o| op(*o)).collect();
+        assert_eq!(ops.len(), 7);
+        for a in ARCHES {
+            let sc: LinuxSeccomp = serde_json::from_value(serde_json::json!({
+                "defaultAction": "SCMP_ACT_ALLOW", "architectures": [a]}))
+            .unwrap_or_default();
+            assert!(abis(&sc).iter().any(|(_, listed)| *listed), "{a}");
+        }
+        for f in FLAGS {
+            let sc: LinuxSeccomp = serde_json::from_value(serde_json::json!({
+                "defaultAction": "SCMP_ACT_ALLOW", "flags": [f]}))
+            .unwrap_or_default();
+            assert_ne!(flags(&sc, true), 0, "{f}");
+        }
     }
 
     #[test]

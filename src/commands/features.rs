@@ -1,7 +1,19 @@
-//! `features`: the runtime-spec features document, built from what keel's code accepts (the
-//! mount option table, the namespace list, the capability list), not from a hand-kept copy.
+//! `features`: the runtime-spec features document, built from the tables keel's code uses (the
+//! mount option table, the namespace types, the capabilities caps knows, the seccomp compiler's
+//! actions, operators, architectures and flags), spelled as oci-spec serializes them.
 
 use crate::error::Result;
+
+/// The config.json spellings of `values`, sorted (runc sorts its lists too).
+fn names<T: serde::Serialize>(values: &[T]) -> Vec<String> {
+    let mut v: Vec<String> = values
+        .iter()
+        .filter_map(|x| serde_json::to_value(x).ok())
+        .filter_map(|x| x.as_str().map(str::to_string))
+        .collect();
+    v.sort();
+    v
+}
 
 pub fn run() -> Result<()> {
     let caps: Vec<String> = {
@@ -16,20 +28,16 @@ pub fn run() -> Result<()> {
         "hooks": ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
         "mountOptions": crate::mounts::OPTION_NAMES.to_vec(),
         "linux": {
-            "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],
+            "namespaces": names(&crate::namespaces::ALL),
             "capabilities": caps,
             "cgroup": {"v1": true, "v2": true, "systemd": false, "systemdUser": false, "rdma": true},
             "seccomp": {
                 "enabled": true,
-                "actions": ["SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS",
-                    "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG", "SCMP_ACT_NOTIFY", "SCMP_ACT_TRACE", "SCMP_ACT_TRAP"],
-                "operators": ["SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE", "SCMP_CMP_LT",
-                    "SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE"],
-                "archs": ["SCMP_ARCH_X32", "SCMP_ARCH_X86", "SCMP_ARCH_X86_64"],
-                "knownFlags": ["SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_TSYNC",
-                    "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"],
-                "supportedFlags": ["SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_TSYNC",
-                    "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"]
+                "actions": names(&crate::seccomp::ACTIONS),
+                "operators": names(&crate::seccomp::OPERATORS),
+                "archs": names(&crate::seccomp::ARCHES),
+                "knownFlags": names(&crate::seccomp::FLAGS),
+                "supportedFlags": names(&crate::seccomp::FLAGS)
             },
             "apparmor": {"enabled": apparmor},
             "selinux": {"enabled": false},
