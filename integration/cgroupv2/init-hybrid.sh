@@ -1,23 +1,12 @@
 #!/bin/busybox sh
 # shellcheck shell=dash
-# /init of the hybrid-layout guest (see run-hybrid.sh). pivot_root cannot leave the initramfs, so
-# the first stage copies it into a tmpfs and switch_roots there; the second stage mounts the
-# hybrid cgroup layout (as the CI host has it: one v1 hierarchy per controller, name=systemd,
-# cgroup2 at unified), loads loop and BFQ, runs the integration tests and powers off. Everything
-# is reported on the serial console.
+# /init of the hybrid-layout guest (see run-hybrid.sh). After the first stage (init-stage1.sh:
+# into a tmpfs, for pivot_root), it mounts the hybrid cgroup layout (as the CI host has it: one
+# v1 hierarchy per controller, name=systemd, cgroup2 at unified), loads loop and BFQ, runs the
+# integration tests and powers off. Everything is reported on the serial console.
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
-if [ ! -e /.stage2 ]; then
-	busybox mount -t proc proc /proc
-	busybox mkdir -p /newroot
-	busybox mount -t tmpfs -o mode=755 tmpfs /newroot
-	for f in /*; do
-		case "$f" in /newroot | /proc | /sys | /dev) ;; *) busybox cp -a "$f" /newroot/ ;; esac
-	done
-	busybox mkdir -p /newroot/proc /newroot/sys /newroot/dev
-	busybox touch /newroot/.stage2
-	busybox umount /proc
-	exec busybox switch_root /newroot /init
-fi
+# shellcheck source=init-stage1.sh
+. /init-stage1.sh
 
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
