@@ -29,7 +29,8 @@ demo: build
 	scripts/rmcgroups.sh /keel-demo; \
 	exit $$rc
 
-# Unit and integration tests, the cgroup v2 checks in a VM (with and without BFQ), the conformance
+# Unit and integration tests, the cgroup v2 checks in a VM (with and without BFQ), the cgroups:: tests
+# in a hybrid VM with BFQ, the conformance
 # suite, the real clients, then lint. keel is built once, in the release profile, and every stage
 # uses that build. Each stage's time and every skip (with its reason, from $$KEEL_SKIP_LOG) are
 # summed up at the end by scripts/test-summary.sh; a stage that fails stops the run.
